@@ -1,0 +1,40 @@
+# Two commands on a fresh machine with nothing but Python >= 3.11:
+#   make demo   creates .venv, installs leash, runs the analysis on the shipped example
+#   make test   creates .venv if missing, runs lint, types and every test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench install clean constraints
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/leash demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_pass_at_k.py
+	$(BIN)/python benchmarks/bench_compare.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache
+
+# Refresh the pinned versions after changing dependencies in pyproject.toml.
+constraints: $(STAMP)
+	{ echo "# Versions that make and CI install (pip install -c constraints.txt): run make constraints"; \
+	  $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt

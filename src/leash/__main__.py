@@ -1,0 +1,3 @@
+from leash.cli import main
+
+main()

@@ -1,0 +1,50 @@
+"""The `leash` command line: one small module per command, each a thin layer over a stage.
+
+Errors a user can cause end in one line on stderr and exit code 2 (`user_errors`).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from leash import __version__
+from leash.cli import compare_cmd, demo_cmd, import_cmd
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="leash",
+    help=(
+        "Did post-training make the model able to solve more, or only more likely to pick "
+        "what it could already reach? leash measures pass@k at every k and the empirical "
+        "support of a base model and its tuned sibling."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"leash {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """leash: base vs tuned, at every k."""
+
+
+app.command("import")(import_cmd.import_command)
+app.command("compare")(compare_cmd.compare_command)
+app.command("demo")(demo_cmd.demo_command)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,86 @@
+"""`leash compare BASE TUNED --out DIR`: pass@k curves, support regions, entropy, significance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from leash.cli.errors import user_errors
+from leash.compare import compare_runs, write_comparison
+from leash.errors import LeashError
+
+
+def _fmt(value: Any) -> str:
+    return "–" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def print_headline(result: dict[str, Any], console: Console) -> None:
+    se = result["se_gap"]
+    table = Table(title="base vs tuned", title_justify="left")
+    table.add_column("")
+    table.add_column("base", justify="right")
+    table.add_column("tuned", justify="right")
+    table.add_row("pass@1", _fmt(se["pass_at_1"]["base"]), _fmt(se["pass_at_1"]["tuned"]))
+    table.add_row(
+        f"pass@{se['k_max']}", _fmt(se["pass_at_k_max"]["base"]), _fmt(se["pass_at_k_max"]["tuned"])
+    )
+    table.add_row("SE gap", _fmt(se["base"]), _fmt(se["tuned"]))
+    table.add_row(
+        "answer entropy", _fmt(result["answer_entropy"]["base"]), _fmt(result["answer_entropy"]["tuned"])
+    )
+    console.print(table)
+    support = result["support"]["problem"]
+    crossing = result["pass_at_k"]["crossover_k"]
+    console.print(
+        f"ΔSE {_fmt(se['delta_se'])}   crossover k {_fmt(crossing)}   "
+        f"support at k={support['k']}: P {support['P']:g}  S {support['S']:g}  E {support['E']:g}  "
+        f"O {support['O']:g}   SRR {_fmt(support['SRR'])}  NDR {_fmt(support['NDR'])}  "
+        f"SDS {_fmt(support['SDS'])}  NSCR {_fmt(support['NSCR'])}"
+    )
+
+
+@user_errors
+def compare_command(
+    base: Path = typer.Argument(..., help="The base model's run directory."),
+    tuned: Path = typer.Argument(..., help="The tuned model's run directory."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Directory for compare.json and compare.md."),
+    json_to: str | None = typer.Option(
+        None, "--json", help="Write compare.json to this path; '-' for stdout."
+    ),
+    k: int | None = typer.Option(
+        None, "--k", help="Support budget k [default: the largest n both runs have]."
+    ),
+    zeta: float = typer.Option(0.05, "--zeta", help="Miss probability ζ: ε = −ln ζ / k."),
+    intersect: bool = typer.Option(False, "--intersect", help="Compare only the tasks both runs have."),
+    grader: str | None = typer.Option(
+        None, "--grader", help="Which grades/<grader>/ to use when a run has several."
+    ),
+    ks: str = typer.Option("pow2", "--ks", help="k values in compare.json: pow2, all, or e.g. 1,4,16."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the pass@k bands."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    alpha: float = typer.Option(0.05, "--alpha", help="False discovery rate for significant changes."),
+) -> None:
+    """Compare a base run with a tuned run: pass@k at every k, support dynamics, answer entropy.
+
+    Writes compare.json (every number) and compare.md (the headline) into --out.
+    """
+    if out is None and json_to is None:
+        raise LeashError("nowhere to write: pass --out DIR, or --json - for stdout")
+    result = compare_runs(
+        base, tuned, k=k, zeta=zeta, intersect=intersect, grader=grader, ks=ks,
+        n_boot=bootstrap, seed=seed, alpha=alpha,
+    )  # fmt: skip
+    if json_to == "-":
+        typer.echo(json.dumps(result, indent=1))
+    elif json_to is not None:
+        Path(json_to).write_text(json.dumps(result, indent=1) + "\n")
+    if out is not None:
+        json_path, md_path = write_comparison(result, out)
+        console = Console(stderr=json_to == "-")
+        print_headline(result, console)
+        console.print(f"wrote {json_path} and {md_path}")
