@@ -54,12 +54,41 @@ _SWEEP_CELLS = 8_000_000
 
 
 @dataclass(frozen=True)
-class _Pair:
-    """Both runs restricted to one set of problems (rows of the aligned arrays)."""
+class _PerProblem:
+    """Both runs aligned on the compared problems, with the per-problem numbers every
+    block (overall, each dataset) averages over its rows; computed once."""
 
-    rows: NDArray[np.int64]
     base: RunGrades
     tuned: RunGrades
+    ks: list[int]
+    pass_base: NDArray[np.float64]  # [problems x ks]
+    pass_tuned: NDArray[np.float64]
+    maj_base: NDArray[np.float64] | None  # [problems x ks], None without answers
+    maj_tuned: NDArray[np.float64] | None
+    entropy_base: NDArray[np.float64] | None  # [problems]
+    entropy_tuned: NDArray[np.float64] | None
+
+
+def _per_problem(b: RunGrades, t: RunGrades, ks: list[int]) -> _PerProblem:
+    def maj(g: RunGrades) -> NDArray[np.float64] | None:
+        if not (b.has_answers and t.has_answers):
+            return None
+        return maj_at_k(g.vote_problem, g.vote_rank, g.vote_code, g.code_correct, len(g.task_ids), ks)
+
+    def entropy(g: RunGrades) -> NDArray[np.float64] | None:
+        return answer_entropy(g.class_problem, g.class_count, len(g.task_ids)) if g.has_answers else None
+
+    return _PerProblem(
+        base=b,
+        tuned=t,
+        ks=ks,
+        pass_base=pass_at_k(b.n, b.c, ks),
+        pass_tuned=pass_at_k(t.n, t.c, ks),
+        maj_base=maj(b),
+        maj_tuned=maj(t),
+        entropy_base=entropy(b),
+        entropy_tuned=entropy(t),
+    )
 
 
 def k_grid(n_max: int, spec: str = "pow2") -> list[int]:
@@ -154,11 +183,13 @@ def _sweep(
     return ks.astype(np.float64), crossing, sums_b, sums_t
 
 
-def _answer_units(pair: _Pair) -> tuple[list[int], list[int], list[int], list[int]]:
+def _answer_units(
+    per: _PerProblem, rows: NDArray[np.int64]
+) -> tuple[list[int], list[int], list[int], list[int]]:
     """(n_base, c_base, n_tuned, c_tuned) per (problem, distinct correct answer)."""
     counts: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
-    wanted = set(pair.rows.tolist())
-    for side, grades in enumerate((pair.base, pair.tuned)):
+    wanted = set(rows.tolist())
+    for side, grades in enumerate((per.base, per.tuned)):
         for p, answer, m, ok in zip(
             grades.class_problem.tolist(),
             grades.class_answer,
@@ -170,28 +201,20 @@ def _answer_units(pair: _Pair) -> tuple[list[int], list[int], list[int], list[in
                 counts[(p, answer)][side] = m
     units = list(counts.items())
     return (
-        [int(pair.base.n[p]) for (p, _), _ in units],
+        [int(per.base.n[p]) for (p, _), _ in units],
         [cb for _, (cb, _) in units],
-        [int(pair.tuned.n[p]) for (p, _), _ in units],
+        [int(per.tuned.n[p]) for (p, _), _ in units],
         [ct for _, (_, ct) in units],
     )
 
 
-def _entropy(grades: RunGrades, rows: NDArray[np.int64]) -> float | None:
-    if not grades.has_answers:
-        return None
-    h = answer_entropy(grades.class_problem, grades.class_count, len(grades.task_ids))
-    return float(np.mean(h[rows]))
-
-
-def _support(pair: _Pair, k: int, zeta: float) -> dict[str, Any]:
-    b, t = pair.base, pair.tuned
-    rows = pair.rows
+def _support(per: _PerProblem, rows: NDArray[np.int64], k: int, zeta: float) -> dict[str, Any]:
+    b, t = per.base, per.tuned
     head = {"k": k, "zeta": zeta, "epsilon": epsilon(k, zeta), "epsilon_exact": epsilon_exact(k, zeta)}
     problem = support_regions(b.n[rows], b.c[rows], t.n[rows], t.c[rows], k)
     block: dict[str, Any] = {"problem": {**head, "units": len(rows), **problem.as_dict()}}
     if b.has_answers or t.has_answers:
-        nb, cb, nt, ct = _answer_units(pair)
+        nb, cb, nt, ct = _answer_units(per, rows)
         answer = support_regions(nb, cb, nt, ct, k)
         block["answer"] = {**head, "units": len(nb), **answer.as_dict()}
     else:
@@ -199,23 +222,25 @@ def _support(pair: _Pair, k: int, zeta: float) -> dict[str, Any]:
     return block
 
 
+def _mean(values: NDArray[np.float64] | None, rows: NDArray[np.int64]) -> Any:
+    return None if values is None else values[rows].mean(axis=0)
+
+
 def _block(
-    pair: _Pair,
-    ks: list[int],
+    per: _PerProblem,
+    rows: NDArray[np.int64],
     k_budget: int,
     zeta: float,
     curves: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
     n_boot: int,
     seed: int,
 ) -> dict[str, Any]:
-    """Every per-set number of compare.json for the problems in `pair.rows`."""
-    b, t, rows = pair.base, pair.tuned, pair.rows
+    """Every per-set number of compare.json for the problems in `rows`."""
+    b, t, ks = per.base, per.tuned, per.ks
     every_k, sum_b, sum_t = curves
     k_max = int(np.minimum(b.n[rows], t.n[rows]).min())
-    pb = pass_at_k(b.n[rows], b.c[rows], ks)
-    pt = pass_at_k(t.n[rows], t.c[rows], ks)
-    mean_b, lo_b, hi_b = mean_with_band(pb, n_boot=n_boot, seed=seed)
-    mean_t, lo_t, hi_t = mean_with_band(pt, n_boot=n_boot, seed=seed)
+    mean_b, lo_b, hi_b = mean_with_band(per.pass_base[rows], n_boot=n_boot, seed=seed)
+    mean_t, lo_t, hi_t = mean_with_band(per.pass_tuned[rows], n_boot=n_boot, seed=seed)
     # Crossover of the mean curves, on every k where both means are defined.
     upto = min(k_max, len(every_k))
     mb, mt = sum_b[:upto] / len(rows), sum_t[:upto] / len(rows)
@@ -225,7 +250,8 @@ def _block(
         .reshape(2, len(rows), 2)
         .mean(axis=1)
     )  # [[base@1, base@kmax], [tuned@1, tuned@kmax]]
-    block: dict[str, Any] = {
+    maj_b, maj_t = _mean(per.maj_base, rows), _mean(per.maj_tuned, rows)
+    return {
         "n_problems": len(rows),
         "pass_at_k": {
             "k": ks,
@@ -244,21 +270,10 @@ def _block(
             "pass_at_1": {"base": at[0, 0], "tuned": at[1, 0]},
             "pass_at_k_max": {"base": at[0, 1], "tuned": at[1, 1]},
         },
-        "support": _support(pair, k_budget, zeta),
-        "answer_entropy": {"base": _entropy(b, rows), "tuned": _entropy(t, rows)},
+        "support": _support(per, rows, k_budget, zeta),
+        "answer_entropy": {"base": _mean(per.entropy_base, rows), "tuned": _mean(per.entropy_tuned, rows)},
+        "maj_at_k": None if maj_b is None else {"k": ks, "base": maj_b, "tuned": maj_t},
     }
-    if b.has_answers and t.has_answers:
-        maj = {}
-        for side, grades in (("base", b), ("tuned", t)):
-            per_problem = maj_at_k(
-                grades.vote_problem, grades.vote_rank, grades.vote_code,
-                grades.code_correct, len(grades.task_ids), ks,
-            )  # fmt: skip
-            maj[side] = per_problem[rows].mean(axis=0)
-        block["maj_at_k"] = {"k": ks, **maj}
-    else:
-        block["maj_at_k"] = None
-    return block
 
 
 def _run_info(grades: RunGrades) -> dict[str, Any]:
@@ -313,17 +328,14 @@ def compare_runs(
     group = np.array([names.index(d) for d in datasets], dtype=np.int64)
     every_k, crossing, sums_b, sums_t = _sweep(b, t, group, len(names))
 
+    per = _per_problem(b, t, ks_list)
     all_rows = np.arange(len(shared))
-    overall = _block(
-        _Pair(all_rows, b, t), ks_list, budget, zeta, (every_k, sums_b.sum(0), sums_t.sum(0)), n_boot, seed
-    )
+    overall = _block(per, all_rows, budget, zeta, (every_k, sums_b.sum(0), sums_t.sum(0)), n_boot, seed)
     by_dataset = {}
     for g, name in enumerate(names):
         rows = np.flatnonzero(group == g)
         budget_here = min(budget, int(common[rows].min()))
-        by_dataset[name] = _block(
-            _Pair(rows, b, t), ks_list, budget_here, zeta, (every_k, sums_b[g], sums_t[g]), n_boot, seed
-        )
+        by_dataset[name] = _block(per, rows, budget_here, zeta, (every_k, sums_b[g], sums_t[g]), n_boot, seed)
 
     p_values = fisher_exact(b.c, b.n, t.c, t.n)
     q_values = benjamini_hochberg(p_values)

@@ -39,9 +39,9 @@ class RunGrades:
     class_correct: NDArray[np.bool_]
     has_answers: bool
     # Per sample, for maj@k (only when has_answers): problem, rank by sample_idx, answer code.
-    vote_problem: NDArray[np.int64]
-    vote_rank: NDArray[np.int64]
-    vote_code: NDArray[np.int64]
+    vote_problem: NDArray[np.int32]  # int32: these hold one entry per sample
+    vote_rank: NDArray[np.int32]
+    vote_code: NDArray[np.int32]
     code_correct: NDArray[np.bool_]  # [problems x codes]
     labels_applied: int
 
@@ -127,7 +127,7 @@ def load_run_grades(run: Run, grader: str, task_ids: list[str]) -> RunGrades:
         )
     )
     has_answers = classes["answer"].null_count < classes.num_rows
-    empty = np.zeros(0, dtype=np.int64)
+    empty = np.zeros(0, dtype=np.int32)
     vote_problem, vote_rank, vote_code = empty, empty, empty
     code_correct = np.zeros((len(task_ids), 0), dtype=bool)
     if has_answers:
@@ -144,9 +144,9 @@ def load_run_grades(run: Run, grader: str, task_ids: list[str]) -> RunGrades:
         votes = to_arrow(
             con.sql(
                 """
-                select k.idx::bigint as idx,
-                       (row_number() over (partition by k.idx order by g.sample_idx) - 1)::bigint as rank,
-                       coalesce(c.code, -1)::bigint as code
+                select k.idx::integer as idx,
+                       (row_number() over (partition by k.idx order by g.sample_idx) - 1)::integer as rank,
+                       coalesce(c.code, -1)::integer as code
                 from g join keep k using (task_id)
                 left join codes c on c.task_id = g.task_id and c.answer = g.answer
                 """

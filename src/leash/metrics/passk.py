@@ -25,9 +25,9 @@ __all__ = [
     "se_gap",
 ]
 
-# Problems per block when building the [problems x k] running product: bounds memory
-# to ~32 MB whatever the number of problems.
-_BLOCK_CELLS = 4_000_000
+# Cells per block of the [problems x k] running product: keeps the two work buffers
+# small (2 x 4 MB) whatever the number of problems.
+_BLOCK_CELLS = 1 << 19
 
 
 def pass_at_k(n: ArrayLike, c: ArrayLike, ks: ArrayLike) -> NDArray[np.float64]:
@@ -45,24 +45,34 @@ def pass_at_k(n: ArrayLike, c: ArrayLike, ks: ArrayLike) -> NDArray[np.float64]:
         raise ValueError("need 0 <= c <= n for every problem")
     if np.any(k_arr < 1):
         raise ValueError("every k must be >= 1")
-    out = np.full((len(n_arr), len(k_arr)), np.nan)
+    out = np.empty((len(n_arr), len(k_arr)))
     if len(n_arr) == 0 or len(k_arr) == 0:
         return out
     k_max = int(min(k_arr.max(), max(n_arr.max(), 1)))
+    every_k = len(k_arr) == k_max and bool(np.all(k_arr == np.arange(1, k_max + 1)))
+    k_cols = np.clip(k_arr, 1, k_max) - 1  # column j of the running product is k = j+1
     i = np.arange(k_max, dtype=np.float64)  # the product's index, 0..k_max-1
     block = max(1, _BLOCK_CELLS // k_max)
-    # Column j of the running product holds prod_{i<=j}, i.e. the fail-probability at k=j+1.
-    k_cols = np.clip(k_arr, 1, k_max) - 1
-    for start in range(0, len(n_arr), block):
-        nb = n_arr[start : start + block, None].astype(np.float64)
-        cb = c_arr[start : start + block, None].astype(np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            factors = (nb - cb - i) / (nb - i)  # [B x k_max]
-        # Once n-c-i hits 0 every larger k is certain to include a correct sample.
-        factors = np.clip(factors, 0.0, 1.0)
-        fail = np.cumprod(factors, axis=1)
-        out[start : start + block] = 1.0 - fail[:, k_cols]
-    out[k_arr[None, :] > n_arr[:, None]] = np.nan
+    den = np.empty((min(block, len(n_arr)), k_max))
+    fail = np.empty_like(den)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for start in range(0, len(n_arr), block):
+            rows = slice(start, start + block)
+            m = len(n_arr[rows])
+            d, f = den[:m], fail[:m]
+            np.subtract(n_arr[rows, None].astype(np.float64), i, out=d)  # n - i
+            np.subtract(d, c_arr[rows, None].astype(np.float64), out=f)  # n - c - i
+            np.divide(f, d, out=f)
+            # Once n-c-i reaches 0 every larger k is sure to include a correct sample.
+            np.maximum(f, 0.0, out=f)
+            np.cumprod(f, axis=1, out=f)
+            if every_k:
+                np.subtract(1.0, f, out=out[rows])
+            else:
+                out[rows] = 1.0 - f[:, k_cols]
+    short = np.flatnonzero(n_arr < k_arr.max())
+    if len(short):  # budgets beyond a problem's n are missing, never extrapolated
+        out[short] = np.where(k_arr[None, :] > n_arr[short, None], np.nan, out[short])
     return out
 
 
@@ -153,9 +163,8 @@ def maj_at_k(
     [n_problems x len(ks)], NaN where a problem has fewer than k samples, 0 when
     none of its first k samples gave an answer.
     """
-    p = np.asarray(problem, dtype=np.int64)
-    r = np.asarray(rank, dtype=np.int64)
-    a = np.asarray(answer, dtype=np.int64)
+    # One entry per sample: keep the caller's integer width (no int64 copies of 16M rows).
+    p, r, a = np.asarray(problem), np.asarray(rank), np.asarray(answer)
     truth = np.asarray(answer_correct, dtype=bool)
     k_arr = np.atleast_1d(np.asarray(ks, dtype=np.int64))
     n_codes = max(truth.shape[1] if truth.ndim == 2 else 0, int(a.max(initial=-1)) + 1, 1)
@@ -163,7 +172,7 @@ def maj_at_k(
     out = np.full((n_problems, len(k_arr)), np.nan)
     for j, k in enumerate(k_arr):
         keep = (r < k) & (a >= 0)
-        votes = np.bincount(p[keep] * n_codes + a[keep], minlength=n_problems * n_codes)
+        votes = np.bincount(p[keep].astype(np.int64) * n_codes + a[keep], minlength=n_problems * n_codes)
         votes = votes.reshape(n_problems, n_codes)
         winner = np.argmax(votes, axis=1)  # argmax picks the lowest code on ties
         has_vote = votes.max(axis=1) > 0
