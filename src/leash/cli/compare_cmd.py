@@ -53,7 +53,7 @@ def compare_command(
         None, "--json", help="Write compare.json to this path; '-' for stdout."
     ),
     k: int | None = typer.Option(
-        None, "--k", help="Support budget k [default: the largest n both runs have]."
+        None, "--k", help="Support budget k (default: the largest n that every task has in both runs)."
     ),
     zeta: float = typer.Option(0.05, "--zeta", help="Miss probability ζ: ε = −ln ζ / k."),
     intersect: bool = typer.Option(False, "--intersect", help="Compare only the tasks both runs have."),
