@@ -37,4 +37,4 @@ clean:
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 constraints: $(STAMP)
 	{ echo "# Versions that make and CI install (pip install -c constraints.txt): run make constraints"; \
-	  $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt
+	  $(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.txt

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+
+# No test may reach a model or dataset hub: fail fast instead of waiting on the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -34,3 +40,19 @@ def write(tmp_path: Path):
         return write_jsonl(tmp_path / name, rows)
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A random 4-layer Llama with a character tokenizer, saved like any HF checkpoint."""
+    from leash.lab.tiny import save_tiny_model
+
+    return save_tiny_model(tmp_path_factory.mktemp("models") / "tiny", seed=0)
+
+
+@pytest.fixture
+def short_tasks(tmp_path) -> Path:
+    rows = [
+        {"task_id": f"t{i}", "prompt": f"{i}+{i}=", "answer": str(2 * i), "dataset": "add"} for i in range(4)
+    ]
+    return write_jsonl(tmp_path / "tasks.jsonl", rows)

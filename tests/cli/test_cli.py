@@ -81,7 +81,7 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "wrote" in proc.stdout
 
 
-@pytest.mark.parametrize("command", [[], ["import"], ["compare"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["tasks"], ["sample"], ["import"], ["compare"], ["demo"]])
 def test_help_texts(command):
     proc = leash(*command, "--help")
     assert proc.returncode == 0

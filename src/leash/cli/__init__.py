@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from leash import __version__
-from leash.cli import compare_cmd, demo_cmd, import_cmd
+from leash.cli import compare_cmd, demo_cmd, import_cmd, sample_cmd, tasks_cmd
 
 __all__ = ["app", "main"]
 
@@ -41,6 +41,8 @@ def _root(
     """leash: base vs tuned, at every k."""
 
 
+app.command("tasks")(tasks_cmd.tasks_command)
+app.command("sample")(sample_cmd.sample_command)
 app.command("import")(import_cmd.import_command)
 app.command("compare")(compare_cmd.compare_command)
 app.command("demo")(demo_cmd.demo_command)

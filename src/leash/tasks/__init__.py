@@ -1,9 +1,45 @@
-"""Tasks: what to ask. A task has a stable task_id, a prompt, a reference, a verifier name.
+"""Tasks: what to ask. Sources are named by spec strings (`rg:`, `file:`, `hf:`, presets).
 
-`read_task_file` reads the JSONL task-definition format shared by `leash import --tasks`
-and the `file:` task source.
+`load_tasks(spec)` returns `Task`s; `write_task_file` saves them in the JSONL
+task-definition format that `file:` and `leash import --tasks` read back.
 """
 
-from leash.tasks.files import read_task_file, task_row
+from __future__ import annotations
 
-__all__ = ["read_task_file", "task_row"]
+import json
+from pathlib import Path
+
+from leash.tasks.files import read_task_file, task_row
+from leash.tasks.sources import SOURCES, Columns, Task, load_tasks, parse_spec, register_source
+
+__all__ = [
+    "SOURCES",
+    "Columns",
+    "Task",
+    "load_tasks",
+    "parse_spec",
+    "read_task_file",
+    "register_source",
+    "task_row",
+    "write_task_file",
+]
+
+
+def write_task_file(tasks: list[Task], path: str | Path) -> Path:
+    """Write tasks as JSONL (task_id, prompt, verifier, dataset, reference, system, meta fields)."""
+    out = Path(path)
+    tmp = out.with_name(f".{out.name}.partial")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for t in tasks:
+            row = {
+                "task_id": t.task_id,
+                "prompt": t.question,
+                "dataset": t.dataset,
+                "verifier": t.verifier,
+                "reference": t.reference,
+                **({"system": t.system} if t.system is not None else {}),
+                **{k: v for k, v in t.meta.items() if k not in ("task_id", "prompt", "reference")},
+            }
+            handle.write(json.dumps(row, default=str) + "\n")
+    tmp.replace(out)
+    return out
