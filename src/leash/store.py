@@ -43,6 +43,7 @@ __all__ = [
     "SCORES",
     "TASKS",
     "Run",
+    "arrow_batches",
     "create_run",
     "open_run",
     "parquet_source",
@@ -159,6 +160,13 @@ def to_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
     if hasattr(relation, "to_arrow_table"):
         return relation.to_arrow_table()
     return relation.fetch_arrow_table()  # duckdb < 1.4
+
+
+def arrow_batches(relation: duckdb.DuckDBPyRelation, rows: int) -> pa.RecordBatchReader:
+    """Stream a DuckDB result as Arrow record batches of about `rows` rows."""
+    if hasattr(relation, "to_arrow_reader"):
+        return relation.to_arrow_reader(rows)
+    return relation.fetch_record_batch(rows)  # duckdb < 1.4
 
 
 def provenance() -> dict[str, Any]:

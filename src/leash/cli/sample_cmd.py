@@ -90,7 +90,7 @@ def sample_command(
         TextColumn("{task.fields[tasks]} tasks · {task.fields[rate]} samples/s · {task.fields[tps]} tok/s"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as bar:
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
         job = bar.add_task("sample", total=None, tasks="0", rate="–", tps="–")
         clock: dict[str, float] = {}
 

@@ -1,0 +1,62 @@
+"""`leash grade RUN`: verdicts for every completion, resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from leash.cli.errors import user_errors
+from leash.grading import VERIFIERS, grade_run
+
+
+@user_errors
+def grade_command(
+    run: Path = typer.Argument(..., help="The run directory to grade."),
+    verifier: str | None = typer.Option(
+        None, "--verifier", "-v", help=f"Override the tasks' verifiers: {', '.join(sorted(VERIFIERS))}."
+    ),
+    workers: int = typer.Option(2, "--workers", "-w", help="Worker processes for math and rg."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Hard wall-clock limit per verification, seconds."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse to run code without the full sandbox."),
+) -> None:
+    """Grade every stored completion not graded yet; write grades/<verifier>/.
+
+    A verdict always has a status: ok, no_answer, timeout or error.
+    """
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("[bold]grade"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}/s · {task.fields[statuses]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        job = bar.add_task("grade", total=None, rate="–", statuses="")
+        clock: dict[str, float] = {}
+
+        def on_progress(done: int, total: int, counts: dict[str, int]) -> None:
+            import time
+
+            start = clock.setdefault("start", time.perf_counter())
+            rate = done / max(time.perf_counter() - start, 1e-9)
+            shown = " ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            bar.update(job, completed=done, total=total, rate=f"{rate:.0f}", statuses=shown)
+
+        summary = grade_run(
+            run, verifier, workers=workers, timeout=timeout, strict=strict, progress=on_progress
+        )
+    if summary.sandbox is not None and summary.sandbox != "namespaces+uid":
+        console.print(
+            f"[bold yellow]warning:[/] code ran with sandbox level {summary.sandbox!r} (see `leash doctor`)"
+        )
+    rate = summary.graded / summary.seconds if summary.seconds else 0.0
+    statuses = {s: n for per in summary.by_verifier.values() for s, n in per.items()}
+    shown = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) or "nothing new"
+    console.print(
+        f"graded {summary.graded} completions in {summary.seconds:.1f} s ({rate:.0f}/s): "
+        f"{summary.correct} correct; {shown}"
+    )
