@@ -4,21 +4,30 @@ Library timeouts are not enough: Math-Verify's alarm raises only in a main threa
 and some sympy loops never return to Python (a 50-deep nested fraction ran 60 s
 past a 5 s alarm). Each job here runs in a worker process; a job past its deadline
 gets its worker killed (SIGKILL) and replaced, and comes back as `TIMEOUT`.
+
+Workers are plain `python -m leash.grading.pool` subprocesses speaking
+length-prefixed pickles over their stdin/stdout: unlike multiprocessing's spawn,
+they never re-import the caller's `__main__`, so a script or notebook without an
+`if __name__ == "__main__"` guard works too.
 """
 
 from __future__ import annotations
 
 import importlib
-import multiprocessing as mp
+import os
+import pickle
 import resource
+import select
+import struct
+import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterator
-from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import IO, Any
 
 __all__ = ["TIMEOUT", "JobError", "WorkerPool"]
+
+_HEADER = struct.Struct("<Q")
 
 
 class _Timeout:
@@ -30,49 +39,77 @@ TIMEOUT = _Timeout()
 
 
 class JobError(Exception):
-    """A job raised in its worker: the message carries the worker's exception."""
+    """A job raised in its worker, or its worker died: the message says which."""
 
 
-def _resolve(target: str) -> Callable[[Any], Any]:
-    module, _, name = target.partition(":")
-    fn: Callable[[Any], Any] = getattr(importlib.import_module(module), name)
-    return fn
+def _write_frame(stream: IO[bytes], obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
 
 
-def _worker_main(conn: Connection, target: str, memory_bytes: int | None) -> None:
+def _read_exact(fd: int, n: int) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        chunk = os.read(fd, n - got)
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _worker_main(target: str, memory_bytes: int) -> None:
     # Huge integers must parse as what they are (Python refuses > 4300 digits by default,
     # and Math-Verify then silently takes an earlier expression).
     sys.set_int_max_str_digits(0)
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    fn = _resolve(target)
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # library prints must not corrupt the frames
+    module, _, name = target.partition(":")
+    fn: Callable[[Any], Any] = getattr(importlib.import_module(module), name)
+    stdin = sys.stdin.fileno()
     while True:
         try:
-            message = conn.recv()
+            (size,) = _HEADER.unpack(_read_exact(stdin, _HEADER.size))
+            idx, item = pickle.loads(_read_exact(stdin, size))
         except EOFError:
             return
-        if message is None:
-            return
-        idx, item = message
         try:
-            conn.send((idx, True, fn(item)))
+            _write_frame(out, (idx, True, fn(item)))
         except BaseException as err:  # Math-Verify's TimeoutException subclasses BaseException
-            conn.send((idx, False, f"{type(err).__name__}: {err}"[:500] or traceback.format_exc(limit=1)))
+            _write_frame(out, (idx, False, f"{type(err).__name__}: {err}"[:500]))
 
 
 class _Worker:
-    def __init__(self, ctx: Any, target: str, memory_bytes: int | None) -> None:
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, target, memory_bytes), daemon=True)
-        self.process.start()
-        child.close()
-        self.job: int | None = None
+    def __init__(self, target: str, memory_bytes: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "leash.grading.pool", target, str(memory_bytes)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.job: int = -1
         self.deadline = 0.0
 
+    @property
+    def fd(self) -> int:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.fileno()
+
+    def send(self, idx: int, item: Any) -> None:
+        assert self.proc.stdin is not None
+        _write_frame(self.proc.stdin, (idx, item))
+
+    def receive(self) -> tuple[int, bool, Any]:
+        (size,) = _HEADER.unpack(_read_exact(self.fd, _HEADER.size))
+        result: tuple[int, bool, Any] = pickle.loads(_read_exact(self.fd, size))
+        return result
+
     def kill(self) -> None:
-        self.process.kill()
-        self.process.join(5)
-        self.conn.close()
+        self.proc.kill()
+        self.proc.wait()
 
 
 class WorkerPool:
@@ -80,65 +117,63 @@ class WorkerPool:
     under `timeout` seconds of wall clock. Results come back as (index, value), where
     value is the function's return, `TIMEOUT`, or a `JobError`."""
 
-    def __init__(
-        self, target: str, workers: int = 2, timeout: float = 10.0, memory_bytes: int | None = 4 << 30
-    ):
+    def __init__(self, target: str, workers: int = 2, timeout: float = 10.0, memory_bytes: int = 4 << 30):
         self.target, self.timeout, self.memory_bytes = target, timeout, memory_bytes
-        self.ctx = mp.get_context("spawn")
-        self.workers = [_Worker(self.ctx, target, memory_bytes) for _ in range(max(1, workers))]
-
-    def map(self, items: list[Any]) -> Iterator[tuple[int, Any]]:
-        queue = list(enumerate(items))[::-1]
-        busy: dict[Connection, _Worker] = {}
-        idle = list(self.workers)
-        while queue or busy:
-            while queue and idle:
-                worker = idle.pop()
-                idx, item = queue.pop()
-                worker.job, worker.deadline = idx, time.monotonic() + self.timeout
-                try:
-                    worker.conn.send((idx, item))
-                except (BrokenPipeError, OSError):
-                    yield idx, JobError("worker died before the job started")
-                    idle.append(self._replace(worker))
-                    continue
-                busy[worker.conn] = worker
-            if not busy:
-                continue
-            nearest = min(w.deadline for w in busy.values())
-            ready = wait(list(busy), timeout=max(0.0, nearest - time.monotonic()))
-            for ready_conn in ready:
-                worker = busy.pop(ready_conn)  # type: ignore[call-overload]
-                try:
-                    idx, ok, value = worker.conn.recv()
-                except (EOFError, OSError):  # the worker died (memory limit, a crash)
-                    yield worker.job or 0, JobError("worker process died")
-                    idle.append(self._replace(worker))
-                    continue
-                yield idx, value if ok else JobError(value)
-                idle.append(worker)
-            now = time.monotonic()
-            for conn, worker in list(busy.items()):
-                if worker.deadline <= now:
-                    del busy[conn]
-                    yield worker.job or 0, TIMEOUT
-                    idle.append(self._replace(worker))
-        self.workers = idle
+        self.workers = [_Worker(target, memory_bytes) for _ in range(max(1, workers))]
 
     def _replace(self, worker: _Worker) -> _Worker:
         worker.kill()
-        fresh = _Worker(self.ctx, self.target, self.memory_bytes)
-        return fresh
+        return _Worker(self.target, self.memory_bytes)
+
+    def map(self, items: list[Any]) -> Iterator[tuple[int, Any]]:
+        queue = list(enumerate(items))[::-1]
+        idle: list[_Worker] = list(self.workers)
+        busy: dict[int, _Worker] = {}
+        try:
+            while queue or busy:
+                while queue and idle:
+                    worker = idle.pop()
+                    worker.job, item = queue.pop()
+                    worker.deadline = time.monotonic() + self.timeout
+                    try:
+                        worker.send(worker.job, item)
+                    except (BrokenPipeError, OSError):
+                        yield worker.job, JobError("worker process died")
+                        idle.append(self._replace(worker))
+                        continue
+                    busy[worker.fd] = worker
+                if not busy:
+                    continue
+                nearest = min(w.deadline for w in busy.values())
+                ready, _, _ = select.select(list(busy), [], [], max(0.0, nearest - time.monotonic()))
+                for fd in ready:
+                    worker = busy.pop(fd)
+                    try:
+                        idx, ok, value = worker.receive()
+                    except (EOFError, OSError, pickle.UnpicklingError):  # killed by its memory limit, a crash
+                        yield worker.job, JobError("worker process died")
+                        idle.append(self._replace(worker))
+                        continue
+                    yield idx, value if ok else JobError(value)
+                    idle.append(worker)
+                now = time.monotonic()
+                for fd, worker in list(busy.items()):
+                    if worker.deadline <= now:
+                        del busy[fd]
+                        yield worker.job, TIMEOUT
+                        idle.append(self._replace(worker))
+        finally:
+            # A consumer that stops early leaves jobs in flight: those workers start afresh.
+            self.workers = idle + [self._replace(w) for w in busy.values()]
 
     def close(self) -> None:
         for worker in self.workers:
+            if worker.proc.stdin is not None:
+                worker.proc.stdin.close()
             try:
-                worker.conn.send(None)
-            except (BrokenPipeError, OSError):
-                pass
-            worker.process.join(2)
-            if worker.process.is_alive():
-                worker.process.kill()
+                worker.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                worker.kill()
         self.workers = []
 
     def __enter__(self) -> WorkerPool:
@@ -146,3 +181,7 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+if __name__ == "__main__":
+    _worker_main(sys.argv[1], int(sys.argv[2]))
