@@ -145,8 +145,8 @@ def main() -> None:
         ours_subset = [grades[(f"t{i // per_task:04d}", i % per_task)] for i in subset_idx]
         disagree = sum(a != b for a, b in zip(ours_subset, plain, strict=True))
         print(
-            f"leash grade ({args.workers} workers): {summary.graded} in {summary.seconds:.1f} s = {ours:,.0f}/s; "
-            f"{summary.correct} correct; statuses {summary.by_verifier['math']}"
+            f"leash grade ({args.workers} workers): {summary.graded} in {summary.seconds:.1f} s "
+            f"= {ours:,.0f}/s; {summary.correct} correct; statuses {summary.by_verifier['math']}"
         )
         print(f"plain parse+verify loop:  {len(subset_idx)} in {seconds:.1f} s = {theirs:,.0f}/s")
         print(f"ratio: {ours / theirs:.1f}x; verdicts differing on the shared {len(subset_idx)}: {disagree}")
