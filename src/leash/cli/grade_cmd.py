@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import typer
@@ -54,7 +55,9 @@ def grade_command(
             f"[bold yellow]warning:[/] code ran with sandbox level {summary.sandbox!r} (see `leash doctor`)"
         )
     rate = summary.graded / summary.seconds if summary.seconds else 0.0
-    statuses = {s: n for per in summary.by_verifier.values() for s, n in per.items()}
+    statuses: Counter[str] = Counter()
+    for per in summary.by_verifier.values():
+        statuses.update(per)
     shown = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) or "nothing new"
     console.print(
         f"graded {summary.graded} completions in {summary.seconds:.1f} s ({rate:.0f}/s): "
