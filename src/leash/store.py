@@ -73,6 +73,8 @@ SAMPLES = pa.schema(
         ("finish_reason", pa.string()),  # stop | length | null when unknown
     ]
 )
+# Optional samples column written by backends that know it: `logprob` (float64), the
+# log-prob of the text's tokens under the sampling model at T = 1.
 GRADES = pa.schema(
     [
         ("task_id", pa.string()),

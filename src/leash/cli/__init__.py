@@ -8,7 +8,17 @@ from __future__ import annotations
 import typer
 
 from leash import __version__
-from leash.cli import compare_cmd, demo_cmd, doctor_cmd, grade_cmd, import_cmd, sample_cmd, tasks_cmd
+from leash.cli import (
+    compare_cmd,
+    demo_cmd,
+    doctor_cmd,
+    grade_cmd,
+    import_cmd,
+    sample_cmd,
+    score_cmd,
+    tasks_cmd,
+    traces_cmd,
+)
 
 __all__ = ["app", "main"]
 
@@ -44,7 +54,9 @@ def _root(
 app.command("tasks")(tasks_cmd.tasks_command)
 app.command("sample")(sample_cmd.sample_command)
 app.command("grade")(grade_cmd.grade_command)
+app.command("score")(score_cmd.score_command)
 app.command("import")(import_cmd.import_command)
+app.add_typer(traces_cmd.app, name="traces")
 app.command("compare")(compare_cmd.compare_command)
 app.command("demo")(demo_cmd.demo_command)
 app.command("doctor")(doctor_cmd.doctor_command)

@@ -81,6 +81,6 @@ def compare_command(
         Path(json_to).write_text(json.dumps(result, indent=1) + "\n")
     if out is not None:
         json_path, md_path = write_comparison(result, out)
-        console = Console(stderr=json_to == "-")
+        console = Console(stderr=json_to == "-", soft_wrap=True)
         print_headline(result, console)
         console.print(f"wrote {json_path} and {md_path}")

@@ -27,7 +27,7 @@ def demo_command(
     The example is synthetic: 64 Countdown-style problems, 128 samples each, shaped
     like what RLVR is reported to do. It shows the pipeline, not a finding.
     """
-    console = Console()
+    console = Console(soft_wrap=True)
     if fresh and out.exists():
         shutil.rmtree(out)
     examples = resources.files("leash") / "examples"

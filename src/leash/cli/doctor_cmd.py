@@ -13,7 +13,7 @@ from leash.grading.sandbox import probe
 def doctor_command() -> None:
     """Report the sandbox layers available here and which optional parts are installed."""
     caps = probe()
-    console = Console()
+    console = Console(soft_wrap=True)
     table = Table(title="sandbox", title_justify="left")
     table.add_column("layer")
     table.add_column("here")

@@ -27,7 +27,7 @@ def grade_command(
 
     A verdict always has a status: ok, no_answer, timeout or error.
     """
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     columns = (
         TextColumn("[bold]grade"),
         BarColumn(),

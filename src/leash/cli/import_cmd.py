@@ -38,7 +38,7 @@ def import_command(
     summary = import_generations(
         file, run, format, tasks_file=tasks, model=model, options=ImportOptions(metric=metric, filter=filter)
     )
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     for note in summary.notes:
         console.print(f"[yellow]note:[/] {note}")
     graded = f", {summary.grades_added} graded" if summary.grades_added else ""

@@ -82,7 +82,7 @@ def sample_command(
             "retries": retries,
             "tokenizer": tokenizer,
         }
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     columns = (
         TextColumn("[bold]sample"),
         BarColumn(),

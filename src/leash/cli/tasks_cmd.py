@@ -27,7 +27,7 @@ def tasks_command(
 ) -> None:
     """Preview the tasks a spec names (count, first few), or save them with --out."""
     tasks = load_tasks(spec, Columns(id_col, prompt_col, answer_col), limit)
-    console = Console()
+    console = Console(soft_wrap=True)
     table = Table(title=f"{spec}: {len(tasks)} tasks", title_justify="left", show_lines=True)
     for column in ("task_id", "dataset", "verifier", "question", "answer"):
         table.add_column(column, overflow="fold")

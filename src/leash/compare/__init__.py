@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from leash.compare.load import RunGrades, choose_grader, graded_task_ids, load_run_grades
 from leash.compare.markdown import render_markdown
+from leash.compare.scores import entropy_table, perplexity_blocks
 from leash.errors import LeashError
 from leash.metrics import (
     REGIONS,
@@ -357,6 +359,11 @@ def compare_runs(
         }
         for i in range(len(shared))
     ]
+    problems_table = pa.table(
+        {"task_id": shared, "dataset": datasets, "region": [p["region"] for p in problems]}
+    )
+    sides = {"base": b, "tuned": t}
+    entropies = {"base": per.entropy_base, "tuned": per.entropy_tuned}
     result = {
         "leash_compare_version": 1,
         "runs": {"base": _run_info(b), "tuned": _run_info(t)},
@@ -374,6 +381,8 @@ def compare_runs(
             "expansion": [shared[i] for i in np.flatnonzero(significant & (rate_t > rate_b))],
         },
         "by_dataset": by_dataset,
+        "perplexity": perplexity_blocks(sides, problems_table),
+        "entropy": entropy_table(sides, problems_table, entropies),
         "problems": problems,
     }
     cleaned: dict[str, Any] = _clean(result)

@@ -43,6 +43,8 @@ __all__ = [
     "sample_run",
 ]
 
+# samples/ rows: the contract's columns, then the sampler's own log-prob of the text when known.
+_SAMPLE_ROW = pa.schema([*SAMPLES, ("logprob", pa.float64())])
 Progress = Callable[[int, int, int, int], None]  # (samples done, samples total, tasks done, tokens)
 
 
@@ -145,6 +147,7 @@ def _rows(chunk: _Chunk, completions: list[Completion], seeds: list[int], seeded
             "text": c.text,
             "n_tokens": c.n_tokens,
             "finish_reason": c.finish_reason,
+            "logprob": c.logprob,
         }
         for idx, seed, c in zip(chunk.indices, seeds, completions, strict=True)
     ]
@@ -265,7 +268,7 @@ def _drive(
     def flush() -> None:
         nonlocal buffer, last_flush, added
         if buffer:
-            run.append("samples", pa.Table.from_pylist(buffer, schema=SAMPLES))
+            run.append("samples", pa.Table.from_pylist(buffer, schema=_SAMPLE_ROW))
             added += len(buffer)
             buffer = []
         last_flush = time.perf_counter()

@@ -22,6 +22,7 @@ class Completion:
     text: str
     n_tokens: int | None  # generated tokens, EOS included; None when the backend cannot tell
     finish_reason: str | None  # "stop" (EOS or a stop string) or "length"
+    logprob: float | None = None  # log-prob of the text's tokens under the model at T = 1, if known
 
 
 class Backend(Protocol):

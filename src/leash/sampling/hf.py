@@ -8,6 +8,7 @@ drawn as in `params.py`: temperature, then top-k, then top-p, then the inverse C
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ def load_model_and_tokenizer(model: str, device: str | None = None, dtype: str =
 
     hf_logging.disable_progress_bar()
     folder = Path(model)
+    if not folder.exists() and model.startswith(("/", "./", "../", "~")):
+        raise LeashError(f"model folder {model} does not exist; check the path")
     if folder.exists():
         if not folder.is_dir() or not (folder / "config.json").exists():
             raise LeashError(f"model {model}: not a model folder (no config.json)")
@@ -79,6 +82,7 @@ class SeededSampler:
 
     def __init__(self, u: Any, prompt_len: int, params: SamplingParams) -> None:
         self.u, self.prompt_len, self.params = u, prompt_len, params
+        self.logprobs: list[Any] = []  # per step: [B] log p(token) under the raw model (T = 1)
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
@@ -86,6 +90,9 @@ class SeededSampler:
         step = input_ids.shape[1] - self.prompt_len
         token = sample_tokens(
             scores, self.u[:, step], self.params.temperature, self.params.top_k, self.params.top_p
+        )
+        self.logprobs.append(
+            torch.log_softmax(scores.float(), dim=-1).gather(1, token.unsqueeze(-1)).squeeze(-1)
         )
         out = torch.full_like(scores, float("-inf"))
         return out.scatter_(1, token.unsqueeze(-1), 0.0)
@@ -142,15 +149,43 @@ class HFBackend:
             pad_token_id=self.tokenizer.pad_token_id,
             stop_strings=list(self.params.stop) or None,
         )
+        sampler = SeededSampler(u, prompt_len, self.params)
         with torch.inference_mode():
             out = self.model.generate(
                 ids.expand(batch, -1),
                 attention_mask=torch.ones((batch, prompt_len), dtype=torch.long, device=device),
                 generation_config=config,
-                logits_processor=LogitsProcessorList([SeededSampler(u, prompt_len, self.params)]),
+                logits_processor=LogitsProcessorList([sampler]),
                 tokenizer=self.tokenizer if self.params.stop else None,
             )
-        return [self._completion(row.tolist(), budget) for row in out[:, prompt_len:].cpu()]
+        steps = torch.stack(sampler.logprobs, dim=1).cpu().tolist()  # [B x generated steps]
+        rows = out[:, prompt_len:].cpu()
+        return [
+            self._with_logprob(self._completion(row.tolist(), budget), row.tolist(), lp)
+            for row, lp in zip(rows, steps, strict=True)
+        ]
+
+    def _with_logprob(
+        self, completion: Completion, tokens: list[int], step_logprobs: list[float]
+    ) -> Completion:
+        """Attach the T = 1 log-prob of the tokens that make up the stored text (EOS excluded)."""
+        count = self._text_tokens(completion.text, tokens)
+        if count is None:
+            return completion
+        return replace(completion, logprob=float(sum(step_logprobs[:count])))
+
+    def _text_tokens(self, text: str, tokens: list[int]) -> int | None:
+        """How many generated tokens decode to exactly `text`; None when a token straddles its end."""
+        end = next((i for i, t in enumerate(tokens) if t in self.eos_ids), len(tokens))
+        if self._decode(tokens[:end]) == text:
+            return end
+        for k in range(end + 1):  # a stop string cut the text: find the tokens before it
+            decoded = self._decode(tokens[:k])
+            if decoded == text:
+                return k
+            if len(decoded) > len(text):
+                return None
+        return None
 
     def _completion(self, tokens: list[int], budget: int) -> Completion:
         end = next((i for i, t in enumerate(tokens) if t in self.eos_ids), None)

@@ -1,0 +1,72 @@
+"""`leash score RUN --model M`: log-probs and token entropy under a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from leash.cli.errors import user_errors
+from leash.errors import LeashError
+from leash.scoring import score_run
+
+
+@user_errors
+def score_command(
+    run: Path = typer.Argument(..., help="The run whose completions to score."),
+    model: str = typer.Option(..., "--model", "-m", help="HF model folder or hub id of the scorer."),
+    backend: str = typer.Option("hf", "--backend", "-b", help="hf (teacher-forced pass with transformers)."),
+    batch_size: int = typer.Option(
+        16, "--batch-size", help="Sequences per forward pass (bucketed by length)."
+    ),
+    temperature: float = typer.Option(
+        1.0, "--temperature", help="Score softmax(logits / T); 1 = raw logits."
+    ),
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda, ... (default: cuda if present)."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16, float16."),
+) -> None:
+    """Score every completion not yet scored by the model: logprob_sum, n_tokens, token_entropy_mean.
+
+    Writes scores/<model>/; `leash compare` turns them into perplexity and entropy tables.
+    """
+    if backend != "hf":
+        raise LeashError(
+            f"--backend {backend}: scoring through a server needs prompt log-probs, which the servers "
+            "that run here do not return; use --backend hf"
+        )
+    console = Console(stderr=True, soft_wrap=True)
+    columns = (
+        TextColumn("[bold]score"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[tps]} tok/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        job = bar.add_task("score", total=None, tps="–")
+        clock: dict[str, float] = {}
+
+        def on_progress(done: int, total: int, tokens: int) -> None:
+            import time
+
+            start = clock.setdefault("start", time.perf_counter())
+            bar.update(
+                job, completed=done, total=total, tps=f"{tokens / max(time.perf_counter() - start, 1e-9):.0f}"
+            )
+
+        summary = score_run(
+            run, model, batch_size=batch_size, temperature=temperature, device=device, dtype=dtype,
+            progress=on_progress,
+        )  # fmt: skip
+    rate = summary.tokens / summary.seconds if summary.seconds else 0.0
+    notes = []
+    if summary.truncated:
+        notes.append(f"{summary.truncated} truncated to the context")
+    if summary.empty:
+        notes.append(f"{summary.empty} empty completions (0 tokens)")
+    console.print(
+        f"scored {summary.scored} completions ({summary.tokens} tokens, {rate:.0f} tok/s) into "
+        f"{summary.run}/scores/{summary.scorer}" + (f"; {'; '.join(notes)}" if notes else "")
+    )

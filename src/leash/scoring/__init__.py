@@ -1,0 +1,208 @@
+"""`leash score RUN --model M`: log-probs and token entropy of every completion under a model.
+
+One teacher-forced pass of prompt + completion per sample (batched, bucketed by
+length). For the completion's tokens t_1..t_n, with p = softmax(logits / T):
+
+    logprob_sum        = sum_i log p(t_i | prompt, t_<i)
+    n_tokens           = n
+    token_entropy_mean = (1/n) sum_i H(p(. | prompt, t_<i)),  H = -sum_v p_v ln p_v  (full vocabulary)
+
+T = 1 (raw logits) unless `temperature` is given; it is stored with each row. The
+scorer re-tokenises the stored text (prompt and completion separately, no special
+tokens added), so any model can score any run; when its tokenizer is not the
+sampler's, run.json says so. A sequence longer than the context is truncated
+(completion tail first) and flagged. Shards go to scores/<model-slug>/; resumable.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from leash.errors import LeashError
+from leash.store import SCORES, Run, arrow_batches, open_run, parquet_source
+
+__all__ = ["ScoreSummary", "model_slug", "score_run", "score_texts"]
+
+Progress = Callable[[int, int, int], None]  # (scored, total, tokens)
+
+
+@dataclass
+class ScoreSummary:
+    run: Path
+    scorer: str
+    scored: int
+    total: int
+    tokens: int
+    seconds: float
+    truncated: int
+    empty: int
+
+
+def model_slug(model: str) -> str:
+    """A directory name for a scorer: a folder's name, or a hub id with '/' -> '--'."""
+    path = Path(model)
+    name = path.name if path.exists() else model.replace("/", "--")
+    return re.sub(r"[^A-Za-z0-9._-]", "-", name).lstrip("-._") or "model"
+
+
+def score_texts(
+    model: Any,
+    tokenizer: Any,
+    pairs: list[tuple[str, str]],
+    temperature: float = 1.0,
+    context: int | None = None,
+) -> list[dict[str, Any]]:
+    """Score (prompt, completion) pairs in one padded batch; one dict per pair."""
+    import torch
+
+    encoded = []
+    for prompt, completion in pairs:
+        p = tokenizer(prompt, add_special_tokens=False).input_ids
+        c = tokenizer(completion, add_special_tokens=False).input_ids if completion else []
+        truncated = False
+        if context is not None and len(p) + len(c) > context:
+            truncated = True
+            c = c[: max(0, context - len(p))]
+            p = p[-context:] if len(p) > context else p
+        encoded.append((p, c, truncated))
+    width = max(len(p) + len(c) for p, c, _ in encoded)
+    if width == 0:  # nothing to run the model on
+        return [
+            {"logprob_sum": 0.0, "n_tokens": 0, "token_entropy_mean": math.nan, "truncated": t}
+            for *_, t in encoded
+        ]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    ids = torch.full((len(pairs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(pairs), width), dtype=torch.long)
+    for row, (p, c, _) in enumerate(encoded):  # right padding: positions stay 0..len-1
+        seq = p + c
+        ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        mask[row, : len(seq)] = 1
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+    logp = torch.log_softmax(logits / temperature, dim=-1)  # [B x T x V]
+    results = []
+    for row, (p, c, truncated) in enumerate(encoded):
+        n = len(c)
+        if n == 0 or not p:
+            results.append({"logprob_sum": 0.0 if n == 0 else math.nan, "n_tokens": n,
+                            "token_entropy_mean": math.nan, "truncated": truncated})  # fmt: skip
+            continue
+        # The prediction of token j sits at position j - 1.
+        positions = torch.arange(len(p) - 1, len(p) + n - 1, device=logp.device)
+        step = logp[row, positions]  # [n x V]
+        target = torch.tensor(c, device=logp.device).unsqueeze(-1)
+        token_logp = step.gather(1, target).squeeze(-1)
+        entropy = -(step.exp() * step).sum(-1)
+        results.append(
+            {
+                "logprob_sum": float(token_logp.sum()),
+                "n_tokens": n,
+                "token_entropy_mean": float(entropy.mean()),
+                "truncated": truncated,
+            }
+        )
+    return results
+
+
+def _pending(run: Run, slug: str) -> tuple[Any, str, int]:
+    import duckdb
+
+    con = duckdb.connect()
+    tasks = run.tasks_path
+    if not tasks.exists():
+        raise LeashError(f"run {run.path} has no tasks.parquet: prompts are needed to score")
+    done = run.shards(f"scores/{slug}")
+    skip = f"anti join {parquet_source(done)} d using (task_id, sample_idx)" if done else ""
+    query = (
+        f"select s.task_id, s.sample_idx, s.text, t.prompt from {parquet_source(run.shards('samples'))} s "
+        f"join read_parquet('{tasks}') t using (task_id) {skip} "
+        "order by length(t.prompt) + length(s.text)"
+    )
+    count = int(con.sql(f"select count(*) from ({query})").fetchall()[0][0])
+    return con, query, count
+
+
+def score_run(
+    run_dir: str | Path,
+    model: str,
+    *,
+    batch_size: int = 16,
+    temperature: float = 1.0,
+    device: str | None = None,
+    dtype: str = "auto",
+    progress: Progress | None = None,
+) -> ScoreSummary:
+    """Score every completion of the run not yet scored by `model`."""
+    from leash.sampling.hf import load_model_and_tokenizer
+
+    if temperature <= 0:
+        raise LeashError(f"--temperature {temperature}: must be > 0")
+    if batch_size < 1:
+        raise LeashError(f"--batch-size {batch_size}: must be >= 1")
+    run = open_run(run_dir)
+    if not run.shards("samples"):
+        raise LeashError(f"run {run.path} has no samples to score")
+    lm, tokenizer = load_model_and_tokenizer(model, device, dtype)
+    slug = model_slug(model)
+    con, query, total = _pending(run, slug)
+    context = getattr(lm.config, "max_position_embeddings", None)
+    start = time.perf_counter()
+    scored = tokens = truncated = empty = 0
+    # Rows come ordered by length, so each batch holds sequences of similar length.
+    for batch in arrow_batches(con.sql(query), batch_size * 64):
+        rows = batch.to_pylist()
+        out = []
+        for i in range(0, len(rows), batch_size):
+            chunk = rows[i : i + batch_size]
+            results = score_texts(
+                lm, tokenizer, [(r["prompt"] or "", r["text"] or "") for r in chunk], temperature, context
+            )
+            for r, res in zip(chunk, results, strict=True):
+                out.append(
+                    {
+                        "task_id": r["task_id"],
+                        "sample_idx": r["sample_idx"],
+                        **res,
+                        "temperature": temperature,
+                    }
+                )
+                tokens += res["n_tokens"]
+                truncated += res["truncated"]
+                empty += res["n_tokens"] == 0
+        run.append(f"scores/{slug}", pa.Table.from_pylist(out).cast(_SCORE_ROW))
+        scored += len(rows)
+        if progress is not None:
+            progress(scored, total, tokens)
+    seconds = time.perf_counter() - start
+    sampler = run.meta().get("sampling", {}).get("model")
+    same_tokenizer = sampler is not None and Path(sampler).resolve() == Path(model).resolve()
+    previous = run.meta().get("scoring", {}).get(slug, {})
+    run.update_meta(
+        {
+            "scoring": {
+                slug: {
+                    "model": model,
+                    "temperature": temperature,
+                    "scored": previous.get("scored", 0) + scored,
+                    "truncated": previous.get("truncated", 0) + truncated,
+                    "tokenizer": "the sampler's" if same_tokenizer else "re-tokenised with the scorer's own",
+                }
+            }
+        }
+    )
+    return ScoreSummary(run.path, slug, scored, total, tokens, seconds, truncated, empty)
+
+
+_SCORE_ROW = pa.schema(
+    [*SCORES, ("truncated", pa.bool_()), ("temperature", pa.float64())]  # extra columns after the contract's
+)
