@@ -36,9 +36,8 @@ def main() -> None:
     ]
     pairs.sort(key=lambda p: len(p[0]) + len(p[1]))
     tokens = sum(len(tok(c, add_special_tokens=False).input_ids) for _, c in pairs)
-    print(
-        f"tiny Llama on CPU ({torch.get_num_threads()} threads), {args.pairs} sequences, {tokens} completion tokens"
-    )
+    threads = torch.get_num_threads()
+    print(f"tiny Llama on CPU ({threads} threads), {args.pairs} sequences, {tokens} completion tokens")
     for name, size in (("one at a time", 1), (f"batched ({args.batch})", args.batch)):
         start = time.perf_counter()
         for i in range(0, len(pairs), size):
