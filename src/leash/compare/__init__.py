@@ -278,6 +278,16 @@ def _block(
     }
 
 
+def _support_by_k(b: RunGrades, t: RunGrades, ks: list[int]) -> dict[str, Any]:
+    """Expected problem-grain region counts at each budget k (for a plot of regions against k)."""
+    out: dict[str, Any] = {"k": ks, "P": [], "S": [], "E": [], "O": []}
+    for k in ks:
+        counts = support_regions(b.n, b.c, t.n, t.c, k)
+        for region in REGIONS:
+            out[region].append(getattr(counts, region))
+    return out
+
+
 def _run_info(grades: RunGrades) -> dict[str, Any]:
     return {
         "path": str(grades.run.path),
@@ -381,6 +391,7 @@ def compare_runs(
             "expansion": [shared[i] for i in np.flatnonzero(significant & (rate_t > rate_b))],
         },
         "by_dataset": by_dataset,
+        "support_by_k": _support_by_k(b, t, [k for k in ks_list if k <= k_common]),
         "perplexity": perplexity_blocks(sides, problems_table),
         "entropy": entropy_table(sides, problems_table, entropies),
         "problems": problems,

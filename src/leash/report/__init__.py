@@ -1,0 +1,313 @@
+"""`leash report BASE TUNED [MORE ...] --out DIR`: the papers' figures in one offline page.
+
+Writes report.html (self-contained: CSS and every figure inline, no script, no
+CDN), report.md, each figure as PNG and SVG, and the compare.json it used (one per
+tuned run). `build_report` compares the base with each tuned run (or reads an
+existing compare directory) and says, on the page, what it could not show.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from leash.compare import compare_runs
+from leash.compare.markdown import render_markdown
+from leash.errors import LeashError
+from leash.report import plots
+from leash.store import open_run
+
+__all__ = ["build_report"]
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _cell(value: Any, key: str, digits: int = 4) -> str:
+    return f'<td data-key="{_esc(key)}">{_esc(_fmt(value, digits))}</td>'
+
+
+def _headline(results: list[tuple[str, dict[str, Any]]]) -> str:
+    base = results[0][1]
+    head = "".join(f"<th>{_esc(name)}</th>" for name, _ in results)
+    k_max = base["se_gap"]["k_max"]
+    rows = [
+        ("pass@1", lambda r, s: r["se_gap"]["pass_at_1"][s], "se_gap.pass_at_1"),
+        (f"pass@{k_max}", lambda r, s: r["se_gap"]["pass_at_k_max"][s], "se_gap.pass_at_k_max"),
+        ("SE gap", lambda r, s: r["se_gap"][s], "se_gap"),
+        ("answer entropy (nats)", lambda r, s: r["answer_entropy"][s], "answer_entropy"),
+    ]
+    body = []
+    for label, get, key in rows:
+        cells = _cell(get(base, "base"), f"0.{key}.base")
+        cells += "".join(_cell(get(r, "tuned"), f"{i}.{key}.tuned") for i, (_, r) in enumerate(results))
+        body.append(f"<tr><th>{_esc(label)}</th>{cells}</tr>")
+    extra = []
+    for label, get, key, digits in (
+        ("ΔSE (base pass@k_max − tuned pass@1)", lambda r: r["se_gap"]["delta_se"], "se_gap.delta_se", 4),
+        ("crossover k (base overtakes)", lambda r: r["pass_at_k"]["crossover_k"], "pass_at_k.crossover_k", 0),
+        ("NSCR (problems)", lambda r: r["support"]["problem"]["NSCR"], "support.problem.NSCR", 4),
+    ):
+        cells = "<td>–</td>" + "".join(
+            _cell(get(r), f"{i}.{key}", digits) for i, (_, r) in enumerate(results)
+        )
+        extra.append(f"<tr><th>{_esc(label)}</th>{cells}</tr>")
+    return f'<table class="headline"><tr><th></th><th>base</th>{head}</tr>{"".join(body)}{"".join(extra)}</table>'
+
+
+def _support_table(name: str, result: dict[str, Any], index: int) -> str:
+    rows = []
+    for grain in ("problem", "answer"):
+        s = result["support"].get(grain)
+        if s is None:
+            rows.append(f"<tr><th>{grain}</th><td colspan='10'>no canonical answers recorded</td></tr>")
+            continue
+        cells = "".join(_cell(s[m], f"{index}.support.{grain}.{m}", 1 if m in "PSEO" else 4)
+                        for m in ("P", "S", "E", "O", "SRR", "NDR", "SDS", "NSCR"))  # fmt: skip
+        rows.append(f"<tr><th>{grain}</th><td>{s['k']}</td><td>{s['epsilon']:.3g}</td>{cells}</tr>")
+    head = "".join(
+        f"<th>{h}</th>" for h in ("grain", "k", "ε", "P", "S", "E", "O", "SRR", "NDR", "SDS", "NSCR")
+    )
+    return f"<h3>{_esc(name)} vs base</h3><table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _entropy_tables(results: list[tuple[str, dict[str, Any]]]) -> str:
+    base = results[0][1]
+    blocks = [("base", base["entropy"]["base"])] + [(n, r["entropy"]["tuned"]) for n, r in results]
+    datasets = [k for k in blocks[0][1] if k != "scorer"]
+    head = (
+        "<tr><th>model</th><th>dataset</th><th>avg@n</th><th>token entropy</th><th>answer entropy</th></tr>"
+    )
+    rows = []
+    for name, table in blocks:
+        for d in datasets:
+            row = table.get(d, {})
+            rows.append(f"<tr><td>{_esc(name)}</td><td>{_esc(d)}</td><td>{_fmt(row.get('avg_at_n'))}</td>"
+                        f"<td>{_fmt(row.get('token_entropy'))}</td><td>{_fmt(row.get('answer_entropy'))}</td></tr>")  # fmt: skip
+    note = ""
+    if all(t.get("scorer") is None for _, t in blocks):
+        note = "<p class='missing'>Token entropy needs scores: run <code>leash score RUN --model MODEL</code>.</p>"
+    return f"<table>{head}{''.join(rows)}</table>{note}"
+
+
+def _perplexity_tables(results: list[tuple[str, dict[str, Any]]]) -> str:
+    base = results[0][1]
+    sides = [("base", base["perplexity"].get("base", {}))] + [
+        (n, r["perplexity"].get("tuned", {})) for n, r in results
+    ]
+    rows = []
+    for name, by_scorer in sides:
+        for scorer, b in by_scorer.items():
+            regions = "".join(f"<td>{_fmt(b['by_region'][r], 3)}</td>" for r in "PSEO")
+            rows.append(f"<tr><td>{_esc(name)}</td><td>{_esc(scorer)}</td><td>{_fmt(b['all'], 3)}</td>"
+                        f"<td>{_fmt(b['correct'], 3)}</td><td>{_fmt(b['incorrect'], 3)}</td>{regions}</tr>")  # fmt: skip
+    if not rows:
+        return "<p class='missing'>No scores yet: perplexity needs <code>leash score RUN --model MODEL</code>.</p>"
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("samples of", "scored by", "all", "correct", "incorrect", "P", "S", "E", "O")
+    )
+    return f"<p>{_esc(base['perplexity']['definition'])}.</p><table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _samples(run_path: str, task_ids: list[str], per_task: int = 2) -> dict[str, list[str]]:
+    if not task_ids:
+        return {}
+    try:
+        run = open_run(run_path)
+        con = run.connect()
+    except LeashError:
+        return {}
+    import pyarrow as pa
+
+    con.register("wanted", pa.table({"task_id": task_ids}))
+    rows = con.sql(
+        f"select task_id, text from (select task_id, text, row_number() over (partition by task_id "
+        f"order by sample_idx) as r from samples semi join wanted using (task_id)) where r <= {per_task}"
+    ).fetchall()
+    out: dict[str, list[str]] = {}
+    for task_id, text in rows:
+        out.setdefault(task_id, []).append(text)
+    return out
+
+
+def _significant(name: str, result: dict[str, Any], index: int) -> str:
+    sig = result["significance"]
+    by_id = {p["task_id"]: p for p in result["problems"]}
+    ids = [("fewer correct", t) for t in sig["shrinkage"]] + [("more correct", t) for t in sig["expansion"]]
+    if not ids:
+        return f"<p>{_esc(name)}: no problem changed significantly (BH q &lt; {sig['alpha']}).</p>"
+    shown = ids[:30]
+    base_samples = _samples(result["runs"]["base"]["path"], [t for _, t in shown])
+    tuned_samples = _samples(result["runs"]["tuned"]["path"], [t for _, t in shown])
+    rows, details = [], []
+    for kind, task_id in shown:
+        p = by_id[task_id]
+        anchor = f"s{index}-" + hashlib.blake2b(task_id.encode(), digest_size=6).hexdigest()
+        rows.append(f"<tr><td>{kind}</td><td><a href='#{anchor}'>{_esc(task_id)}</a></td>"
+                    f"<td>{p['c_base']}/{p['n_base']}</td><td>{p['c_tuned']}/{p['n_tuned']}</td>"
+                    f"<td>{p['region']}</td><td>{p['q_value']:.2g}</td></tr>")  # fmt: skip
+        texts = "".join(f"<pre>base: {_esc(t[:600])}</pre>" for t in base_samples.get(task_id, []))
+        texts += "".join(f"<pre>{_esc(name)}: {_esc(t[:600])}</pre>" for t in tuned_samples.get(task_id, []))
+        details.append(
+            f"<details id='{anchor}'><summary>{_esc(task_id)}</summary>{texts or '<p>samples not found</p>'}</details>"
+        )
+    more = f"<p>and {len(ids) - len(shown)} more in compare.json.</p>" if len(ids) > len(shown) else ""
+    head = "<tr><th>change</th><th>task</th><th>base c/n</th><th>tuned c/n</th><th>region</th><th>q</th></tr>"
+    return f"<h3>{_esc(name)}</h3><table>{head}{''.join(rows)}</table>{more}{''.join(details)}"
+
+
+def _metadata(results: list[tuple[str, dict[str, Any]]]) -> str:
+    runs = [("base", results[0][1]["runs"]["base"])] + [(n, r["runs"]["tuned"]) for n, r in results]
+    rows = []
+    for name, meta in runs:
+        sampling = meta.get("sampling", {})
+        params = ", ".join(
+            f"{k}={sampling[k]}" for k in ("temperature", "top_p", "max_tokens", "n") if k in sampling
+        )
+        rows.append(f"<tr><td>{_esc(name)}</td><td>{_esc(meta.get('model'))}</td><td>{_esc(meta.get('path'))}</td>"
+                    f"<td>{_esc(meta.get('grader'))}</td><td>{_esc(params or meta.get('source', {}).get('format', ''))}</td>"
+                    f"<td>{_esc(meta.get('leash_version'))}</td><td>{_esc(meta.get('created'))}</td></tr>")  # fmt: skip
+    head = "".join(
+        f"<th>{h}</th>" for h in ("run", "model", "path", "grader", "sampling / source", "leash", "created")
+    )
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+CSS = """
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 1100px; margin: 2em auto;
+       padding: 0 1em; color: #222; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
+td, th { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f5f5f5; } td:first-child, th:first-child { text-align: left; }
+.grid { display: flex; flex-wrap: wrap; gap: 0.8em; } .grid img { max-width: 520px; }
+img { max-width: 100%; } .missing { color: #a15c00; } pre { white-space: pre-wrap; background: #f8f8f8;
+padding: 0.5em; font-size: 0.85em; } .sub { color: #666; }
+"""
+
+
+def _name(path: Path, meta: dict[str, Any]) -> str:
+    return str(meta.get("model") or path.name)
+
+
+def build_report(
+    runs: list[str | Path],
+    out_dir: str | Path,
+    *,
+    compare_dir: str | Path | None = None,
+    compare_options: dict[str, Any] | None = None,
+) -> Path:
+    """Compare runs[0] (base) with each of runs[1:], or read compare_dir; write the report; return report.html."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results: list[tuple[str, dict[str, Any]]] = []
+    missing: list[str] = []
+    if compare_dir is not None:
+        files = sorted(Path(compare_dir).glob("compare*.json"))
+        if not files:
+            raise LeashError(
+                f"--from {compare_dir}: no compare.json there; run `leash compare ... --out DIR` first"
+            )
+        for f in files:
+            result = json.loads(f.read_text())
+            results.append((str(result["runs"]["tuned"].get("model") or f.stem), result))
+    else:
+        if len(runs) < 2:
+            raise LeashError("give a base run and at least one tuned run (or --from COMPARE_DIR)")
+        for tuned in runs[1:]:
+            try:
+                result = compare_runs(runs[0], tuned, **(compare_options or {}))
+            except LeashError as err:
+                if "has no grades" not in str(err):
+                    raise
+                missing.append(str(err))
+                continue
+            results.append((_name(Path(tuned), result["runs"]["tuned"]), result))
+    names = [n for n, _ in results]
+    if len(set(names)) != len(names):  # two tuned runs of one model: tell them apart by path
+        results = [(f"{n} ({Path(r['runs']['tuned']['path']).name})", r) for n, r in results]
+    for i, (_, result) in enumerate(results):
+        filename = "compare.json" if len(results) == 1 else f"compare-{i + 1}.json"
+        (out / filename).write_text(json.dumps(result, indent=1) + "\n")
+    html_text = _render(results, out, missing)
+    (out / "report.html").write_text(html_text)
+    md = [render_markdown(r).replace("# leash compare", f"# {n} vs base") for n, r in results] or [
+        "# leash report\n\n" + "\n".join(f"- {m}" for m in missing)
+    ]
+    (out / "report.md").write_text("\n\n".join(md))
+    return out / "report.html"
+
+
+def _render(results: list[tuple[str, dict[str, Any]]], out: Path, missing: list[str]) -> str:
+    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+             "<title>leash report</title>", f"<style>{CSS}</style></head><body>", "<h1>leash report</h1>"]  # fmt: skip
+    for note in missing:
+        parts.append(f"<p class='missing'>{_esc(note)}</p>")
+    if not results:
+        parts.append("<p class='missing'>Nothing to compare yet.</p></body></html>")
+        return "".join(parts)
+    base = results[0][1]
+    parts.append(f"<p class='sub'>base <b>{_esc(base['runs']['base'].get('model'))}</b> vs "
+                 + ", ".join(f"<b>{_esc(n)}</b>" for n, _ in results)
+                 + f" · {base['tasks']['compared']} problems · n = {_esc(base['n']['base'])} / "
+                 + ", ".join(_esc(r["n"]["tuned"]) for _, r in results) + "</p>")  # fmt: skip
+    parts.append("<h2>Headline</h2>" + _headline(results))
+    parts.append("<h2>pass@k</h2>")
+    curve_ks = [
+        k for k, v in zip(base["pass_at_k"]["k"], base["pass_at_k"]["base"], strict=True) if v is not None
+    ]
+    if len(curve_ks) <= 1:
+        parts.append(
+            "<p class='missing'>One sample per task: no pass@k curve, pass@1 only (see the headline).</p>"
+        )
+    else:
+        png = plots.save(plots.pass_at_k_figure(results, "all problems"), out, "pass_at_k")
+        parts.append(_img(png, "pass@k, all problems"))
+        datasets = list(base["by_dataset"])
+        if len(datasets) > 1:
+            parts.append("<h3>By dataset</h3><div class='grid'>")
+            for j, d in enumerate(datasets):
+                png = plots.save(plots.pass_at_k_figure(results, f"{d} ({base['by_dataset'][d]['n_problems']} problems)", d),
+                                 out, f"pass_at_k_{j}")  # fmt: skip
+                parts.append(_img(png, f"pass@k, {d}"))
+            parts.append("</div>")
+        singles = [d for d in datasets if base["by_dataset"][d]["n_problems"] == 1]
+        if singles:
+            parts.append(
+                f"<p class='missing'>Datasets with a single problem (bands are degenerate): {_esc(', '.join(singles))}.</p>"
+            )
+    parts.append("<h2>Empirical support</h2>")
+    parts.append(_img(plots.save(plots.region_bars_figure(results), out, "regions"), "support regions"))
+    if len(base["support_by_k"]["k"]) > 1:
+        parts.append(
+            _img(plots.save(plots.regions_by_k_figure(results), out, "regions_by_k"), "regions against k")
+        )
+    parts += [_support_table(n, r, i) for i, (n, r) in enumerate(results)]
+    parts.append("<p>P preservation, S shrinkage, E expansion, O out of support; SRR = P/(P+S), NDR = E/(P+E), "
+                 "SDS = their harmonic mean, NSCR = (E−S)/(P+E+S); ε = −ln ζ / k.</p>")  # fmt: skip
+    parts.append("<h2>Entropy</h2>" + _entropy_tables(results))
+    parts.append("<h2>Perplexity by region</h2>" + _perplexity_tables(results))
+    parts.append("<h2>Problems that changed significantly</h2><p>Two-sided Fisher exact test per problem, "
+                 "Benjamini–Hochberg across problems.</p>")  # fmt: skip
+    parts += [_significant(n, r, i) for i, (n, r) in enumerate(results)]
+    parts.append("<h2>Runs</h2>" + _metadata(results))
+    parts.append("</body></html>")
+    return "\n".join(parts)
