@@ -60,7 +60,7 @@ def test_missing_pieces_are_said_not_hidden(tmp_path):
     paths = runs(tmp_path, base=one, tuned={f"q{i}": ["1*"] for i in range(4)})
     text = build_report(paths, tmp_path / "out").read_text()
     assert "One sample per task: no pass@k curve" in text
-    assert "No scores yet" in text
+    assert "Perplexity needs scores" in text
     write_jsonl(tmp_path / "raw.jsonl", [{"task_id": "q0", "completion": "x"}])
     import_generations(tmp_path / "raw.jsonl", tmp_path / "raw")
     text = build_report([paths[0], tmp_path / "raw"], tmp_path / "out2").read_text()

@@ -40,36 +40,58 @@ def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
+def _row(*cells: str) -> str:
+    return "<tr>" + "".join(cells) + "</tr>"
+
+
+def _td(value: Any, digits: int = 4) -> str:
+    return f"<td>{_esc(_fmt(value, digits))}</td>"
+
+
+def _th(value: Any) -> str:
+    return f"<th>{_esc(value)}</th>"
+
+
+def _table(head: list[str], rows: list[str]) -> str:
+    return "<table>" + _row(*(_th(h) for h in head)) + "".join(rows) + "</table>"
+
+
 def _cell(value: Any, key: str, digits: int = 4) -> str:
     return f'<td data-key="{_esc(key)}">{_esc(_fmt(value, digits))}</td>'
 
 
+_HEADLINE_PER_SIDE = [  # (label, path into a compare result, key)
+    ("pass@1", ("se_gap", "pass_at_1"), "se_gap.pass_at_1"),
+    ("pass@k_max", ("se_gap", "pass_at_k_max"), "se_gap.pass_at_k_max"),
+    ("SE gap", ("se_gap",), "se_gap"),
+    ("answer entropy (nats)", ("answer_entropy",), "answer_entropy"),
+]
+_HEADLINE_PER_PAIR = [
+    ("ΔSE (base pass@k_max − tuned pass@1)", ("se_gap", "delta_se"), 4),
+    ("crossover k (base overtakes)", ("pass_at_k", "crossover_k"), 0),
+    ("NSCR (problems)", ("support", "problem", "NSCR"), 4),
+]
+
+
+def _get(result: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        result = result[key]
+    return result
+
+
 def _headline(results: list[tuple[str, dict[str, Any]]]) -> str:
     base = results[0][1]
-    head = "".join(f"<th>{_esc(name)}</th>" for name, _ in results)
     k_max = base["se_gap"]["k_max"]
-    rows = [
-        ("pass@1", lambda r, s: r["se_gap"]["pass_at_1"][s], "se_gap.pass_at_1"),
-        (f"pass@{k_max}", lambda r, s: r["se_gap"]["pass_at_k_max"][s], "se_gap.pass_at_k_max"),
-        ("SE gap", lambda r, s: r["se_gap"][s], "se_gap"),
-        ("answer entropy (nats)", lambda r, s: r["answer_entropy"][s], "answer_entropy"),
-    ]
     body = []
-    for label, get, key in rows:
-        cells = _cell(get(base, "base"), f"0.{key}.base")
-        cells += "".join(_cell(get(r, "tuned"), f"{i}.{key}.tuned") for i, (_, r) in enumerate(results))
-        body.append(f"<tr><th>{_esc(label)}</th>{cells}</tr>")
-    extra = []
-    for label, get, key, digits in (
-        ("ΔSE (base pass@k_max − tuned pass@1)", lambda r: r["se_gap"]["delta_se"], "se_gap.delta_se", 4),
-        ("crossover k (base overtakes)", lambda r: r["pass_at_k"]["crossover_k"], "pass_at_k.crossover_k", 0),
-        ("NSCR (problems)", lambda r: r["support"]["problem"]["NSCR"], "support.problem.NSCR", 4),
-    ):
-        cells = "<td>–</td>" + "".join(
-            _cell(get(r), f"{i}.{key}", digits) for i, (_, r) in enumerate(results)
-        )
-        extra.append(f"<tr><th>{_esc(label)}</th>{cells}</tr>")
-    return f'<table class="headline"><tr><th></th><th>base</th>{head}</tr>{"".join(body)}{"".join(extra)}</table>'
+    for label, path, key in _HEADLINE_PER_SIDE:
+        cells = [_cell(_get(base, path)["base"], f"0.{key}.base")]
+        cells += [_cell(_get(r, path)["tuned"], f"{i}.{key}.tuned") for i, (_, r) in enumerate(results)]
+        body.append(_row(_th(label.replace("k_max", str(k_max))), *cells))
+    for label, path, digits in _HEADLINE_PER_PAIR:
+        key = ".".join(path)
+        cells = [_cell(_get(r, path), f"{i}.{key}", digits) for i, (_, r) in enumerate(results)]
+        body.append(_row(_th(label), "<td>–</td>", *cells))
+    return _table(["", "base", *(n for n, _ in results)], body)
 
 
 def _support_table(name: str, result: dict[str, Any], index: int) -> str:
@@ -77,54 +99,46 @@ def _support_table(name: str, result: dict[str, Any], index: int) -> str:
     for grain in ("problem", "answer"):
         s = result["support"].get(grain)
         if s is None:
-            rows.append(f"<tr><th>{grain}</th><td colspan='10'>no canonical answers recorded</td></tr>")
+            rows.append(_row(_th(grain), "<td colspan='10'>no canonical answers recorded</td>"))
             continue
-        cells = "".join(_cell(s[m], f"{index}.support.{grain}.{m}", 1 if m in "PSEO" else 4)
-                        for m in ("P", "S", "E", "O", "SRR", "NDR", "SDS", "NSCR"))  # fmt: skip
-        rows.append(f"<tr><th>{grain}</th><td>{s['k']}</td><td>{s['epsilon']:.3g}</td>{cells}</tr>")
-    head = "".join(
-        f"<th>{h}</th>" for h in ("grain", "k", "ε", "P", "S", "E", "O", "SRR", "NDR", "SDS", "NSCR")
-    )
-    return f"<h3>{_esc(name)} vs base</h3><table><tr>{head}</tr>{''.join(rows)}</table>"
+        cells = [_cell(s[m], f"{index}.support.{grain}.{m}", 1 if m in "PSEO" else 4) for m in _METRICS]
+        rows.append(_row(_th(grain), _td(s["k"]), f"<td>{s['epsilon']:.3g}</td>", *cells))
+    return f"<h3>{_esc(name)} vs base</h3>" + _table(["grain", "k", "ε", *_METRICS], rows)
+
+
+_METRICS = ("P", "S", "E", "O", "SRR", "NDR", "SDS", "NSCR")
+_NO_SCORES = "<p class='missing'>{what} needs scores: run <code>leash score RUN --model MODEL</code>.</p>"
 
 
 def _entropy_tables(results: list[tuple[str, dict[str, Any]]]) -> str:
     base = results[0][1]
     blocks = [("base", base["entropy"]["base"])] + [(n, r["entropy"]["tuned"]) for n, r in results]
     datasets = [k for k in blocks[0][1] if k != "scorer"]
-    head = (
-        "<tr><th>model</th><th>dataset</th><th>avg@n</th><th>token entropy</th><th>answer entropy</th></tr>"
-    )
-    rows = []
-    for name, table in blocks:
-        for d in datasets:
-            row = table.get(d, {})
-            rows.append(f"<tr><td>{_esc(name)}</td><td>{_esc(d)}</td><td>{_fmt(row.get('avg_at_n'))}</td>"
-                        f"<td>{_fmt(row.get('token_entropy'))}</td><td>{_fmt(row.get('answer_entropy'))}</td></tr>")  # fmt: skip
-    note = ""
-    if all(t.get("scorer") is None for _, t in blocks):
-        note = "<p class='missing'>Token entropy needs scores: run <code>leash score RUN --model MODEL</code>.</p>"
-    return f"<table>{head}{''.join(rows)}</table>{note}"
+    rows = [
+        _row(_td(name), _td(d), *(_td(table.get(d, {}).get(m)) for m in _ENTROPY))
+        for name, table in blocks
+        for d in datasets
+    ]
+    note = _NO_SCORES.format(what="Token entropy") if all(t.get("scorer") is None for _, t in blocks) else ""
+    return _table(["model", "dataset", "avg@n", "token entropy", "answer entropy"], rows) + note
+
+
+_ENTROPY = ("avg_at_n", "token_entropy", "answer_entropy")
 
 
 def _perplexity_tables(results: list[tuple[str, dict[str, Any]]]) -> str:
     base = results[0][1]
-    sides = [("base", base["perplexity"].get("base", {}))] + [
-        (n, r["perplexity"].get("tuned", {})) for n, r in results
-    ]
+    sides = [("base", base["perplexity"].get("base", {}))]
+    sides += [(n, r["perplexity"].get("tuned", {})) for n, r in results]
     rows = []
     for name, by_scorer in sides:
         for scorer, b in by_scorer.items():
-            regions = "".join(f"<td>{_fmt(b['by_region'][r], 3)}</td>" for r in "PSEO")
-            rows.append(f"<tr><td>{_esc(name)}</td><td>{_esc(scorer)}</td><td>{_fmt(b['all'], 3)}</td>"
-                        f"<td>{_fmt(b['correct'], 3)}</td><td>{_fmt(b['incorrect'], 3)}</td>{regions}</tr>")  # fmt: skip
+            values = [b["all"], b["correct"], b["incorrect"], *(b["by_region"][r] for r in "PSEO")]
+            rows.append(_row(_td(name), _td(scorer), *(_td(v, 3) for v in values)))
     if not rows:
-        return "<p class='missing'>No scores yet: perplexity needs <code>leash score RUN --model MODEL</code>.</p>"
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("samples of", "scored by", "all", "correct", "incorrect", "P", "S", "E", "O")
-    )
-    return f"<p>{_esc(base['perplexity']['definition'])}.</p><table><tr>{head}</tr>{''.join(rows)}</table>"
+        return _NO_SCORES.format(what="Perplexity")
+    head = ["samples of", "scored by", "all", "correct", "incorrect", "P", "S", "E", "O"]
+    return f"<p>{_esc(base['perplexity']['definition'])}.</p>" + _table(head, rows)
 
 
 def _samples(run_path: str, task_ids: list[str], per_task: int = 2) -> dict[str, list[str]]:
@@ -151,27 +165,31 @@ def _samples(run_path: str, task_ids: list[str], per_task: int = 2) -> dict[str,
 def _significant(name: str, result: dict[str, Any], index: int) -> str:
     sig = result["significance"]
     by_id = {p["task_id"]: p for p in result["problems"]}
-    ids = [("fewer correct", t) for t in sig["shrinkage"]] + [("more correct", t) for t in sig["expansion"]]
+    ids = [("fewer correct", t) for t in sig["shrinkage"]]
+    ids += [("more correct", t) for t in sig["expansion"]]
     if not ids:
         return f"<p>{_esc(name)}: no problem changed significantly (BH q &lt; {sig['alpha']}).</p>"
     shown = ids[:30]
-    base_samples = _samples(result["runs"]["base"]["path"], [t for _, t in shown])
-    tuned_samples = _samples(result["runs"]["tuned"]["path"], [t for _, t in shown])
+    samples = {
+        side: _samples(result["runs"][side]["path"], [t for _, t in shown]) for side in ("base", "tuned")
+    }
     rows, details = [], []
     for kind, task_id in shown:
         p = by_id[task_id]
         anchor = f"s{index}-" + hashlib.blake2b(task_id.encode(), digest_size=6).hexdigest()
-        rows.append(f"<tr><td>{kind}</td><td><a href='#{anchor}'>{_esc(task_id)}</a></td>"
-                    f"<td>{p['c_base']}/{p['n_base']}</td><td>{p['c_tuned']}/{p['n_tuned']}</td>"
-                    f"<td>{p['region']}</td><td>{p['q_value']:.2g}</td></tr>")  # fmt: skip
-        texts = "".join(f"<pre>base: {_esc(t[:600])}</pre>" for t in base_samples.get(task_id, []))
-        texts += "".join(f"<pre>{_esc(name)}: {_esc(t[:600])}</pre>" for t in tuned_samples.get(task_id, []))
-        details.append(
-            f"<details id='{anchor}'><summary>{_esc(task_id)}</summary>{texts or '<p>samples not found</p>'}</details>"
+        link = f"<td><a href='#{anchor}'>{_esc(task_id)}</a></td>"
+        counts = [f"{p['c_base']}/{p['n_base']}", f"{p['c_tuned']}/{p['n_tuned']}", p["region"]]
+        rows.append(_row(_td(kind), link, *(_td(c) for c in counts), f"<td>{p['q_value']:.2g}</td>"))
+        texts = "".join(
+            f"<pre>{_esc(label)}: {_esc(t[:600])}</pre>"
+            for side, label in (("base", "base"), ("tuned", name))
+            for t in samples[side].get(task_id, [])
         )
+        body = texts or "<p>samples not found</p>"
+        details.append(f"<details id='{anchor}'><summary>{_esc(task_id)}</summary>{body}</details>")
     more = f"<p>and {len(ids) - len(shown)} more in compare.json.</p>" if len(ids) > len(shown) else ""
-    head = "<tr><th>change</th><th>task</th><th>base c/n</th><th>tuned c/n</th><th>region</th><th>q</th></tr>"
-    return f"<h3>{_esc(name)}</h3><table>{head}{''.join(rows)}</table>{more}{''.join(details)}"
+    table = _table(["change", "task", "base c/n", "tuned c/n", "region", "q"], rows)
+    return f"<h3>{_esc(name)}</h3>{table}{more}{''.join(details)}"
 
 
 def _metadata(results: list[tuple[str, dict[str, Any]]]) -> str:
@@ -179,21 +197,18 @@ def _metadata(results: list[tuple[str, dict[str, Any]]]) -> str:
     rows = []
     for name, meta in runs:
         sampling = meta.get("sampling", {})
-        params = ", ".join(
-            f"{k}={sampling[k]}" for k in ("temperature", "top_p", "max_tokens", "n") if k in sampling
-        )
-        rows.append(f"<tr><td>{_esc(name)}</td><td>{_esc(meta.get('model'))}</td><td>{_esc(meta.get('path'))}</td>"
-                    f"<td>{_esc(meta.get('grader'))}</td><td>{_esc(params or meta.get('source', {}).get('format', ''))}</td>"
-                    f"<td>{_esc(meta.get('leash_version'))}</td><td>{_esc(meta.get('created'))}</td></tr>")  # fmt: skip
-    head = "".join(
-        f"<th>{h}</th>" for h in ("run", "model", "path", "grader", "sampling / source", "leash", "created")
-    )
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+        shown = ("temperature", "top_p", "max_tokens", "n")
+        params = ", ".join(f"{k}={sampling[k]}" for k in shown if k in sampling)
+        source = params or meta.get("source", {}).get("format", "")
+        values = [name, meta.get("model"), meta.get("path"), meta.get("grader"), source]
+        rows.append(_row(*(_td(v) for v in [*values, meta.get("leash_version"), meta.get("created")])))
+    head = ["run", "model", "path", "grader", "sampling / source", "leash", "created"]
+    return _table(head, rows)
 
 
 CSS = """
-body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 1100px; margin: 2em auto;
-       padding: 0 1em; color: #222; }
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 1100px;
+       margin: 2em auto; padding: 0 1em; color: #222; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
 td, th { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; }
@@ -215,7 +230,10 @@ def build_report(
     compare_dir: str | Path | None = None,
     compare_options: dict[str, Any] | None = None,
 ) -> Path:
-    """Compare runs[0] (base) with each of runs[1:], or read compare_dir; write the report; return report.html."""
+    """Compare runs[0] (the base) with each later run, or read compare_dir; write the report.
+
+    Returns the path of report.html.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results: list[tuple[str, dict[str, Any]]] = []
@@ -257,18 +275,25 @@ def build_report(
 
 
 def _render(results: list[tuple[str, dict[str, Any]]], out: Path, missing: list[str]) -> str:
-    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-             "<title>leash report</title>", f"<style>{CSS}</style></head><body>", "<h1>leash report</h1>"]  # fmt: skip
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>leash report</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<h1>leash report</h1>",
+    ]
     for note in missing:
         parts.append(f"<p class='missing'>{_esc(note)}</p>")
     if not results:
         parts.append("<p class='missing'>Nothing to compare yet.</p></body></html>")
         return "".join(parts)
     base = results[0][1]
-    parts.append(f"<p class='sub'>base <b>{_esc(base['runs']['base'].get('model'))}</b> vs "
-                 + ", ".join(f"<b>{_esc(n)}</b>" for n, _ in results)
-                 + f" · {base['tasks']['compared']} problems · n = {_esc(base['n']['base'])} / "
-                 + ", ".join(_esc(r["n"]["tuned"]) for _, r in results) + "</p>")  # fmt: skip
+    parts.append(
+        f"<p class='sub'>base <b>{_esc(base['runs']['base'].get('model'))}</b> vs "
+        + ", ".join(f"<b>{_esc(n)}</b>" for n, _ in results)
+        + f" · {base['tasks']['compared']} problems · n = {_esc(base['n']['base'])} / "
+        + ", ".join(_esc(r["n"]["tuned"]) for _, r in results)
+        + "</p>"
+    )
     parts.append("<h2>Headline</h2>" + _headline(results))
     parts.append("<h2>pass@k</h2>")
     curve_ks = [
@@ -285,15 +310,19 @@ def _render(results: list[tuple[str, dict[str, Any]]], out: Path, missing: list[
         if len(datasets) > 1:
             parts.append("<h3>By dataset</h3><div class='grid'>")
             for j, d in enumerate(datasets):
-                png = plots.save(plots.pass_at_k_figure(results, f"{d} ({base['by_dataset'][d]['n_problems']} problems)", d),
-                                 out, f"pass_at_k_{j}")  # fmt: skip
+                png = plots.save(
+                    plots.pass_at_k_figure(
+                        results, f"{d} ({base['by_dataset'][d]['n_problems']} problems)", d
+                    ),
+                    out,
+                    f"pass_at_k_{j}",
+                )
                 parts.append(_img(png, f"pass@k, {d}"))
             parts.append("</div>")
         singles = [d for d in datasets if base["by_dataset"][d]["n_problems"] == 1]
         if singles:
-            parts.append(
-                f"<p class='missing'>Datasets with a single problem (bands are degenerate): {_esc(', '.join(singles))}.</p>"
-            )
+            listed = _esc(", ".join(singles))
+            parts.append(f"<p class='missing'>Datasets with a single problem (no band): {listed}.</p>")
     parts.append("<h2>Empirical support</h2>")
     parts.append(_img(plots.save(plots.region_bars_figure(results), out, "regions"), "support regions"))
     if len(base["support_by_k"]["k"]) > 1:
@@ -301,12 +330,16 @@ def _render(results: list[tuple[str, dict[str, Any]]], out: Path, missing: list[
             _img(plots.save(plots.regions_by_k_figure(results), out, "regions_by_k"), "regions against k")
         )
     parts += [_support_table(n, r, i) for i, (n, r) in enumerate(results)]
-    parts.append("<p>P preservation, S shrinkage, E expansion, O out of support; SRR = P/(P+S), NDR = E/(P+E), "
-                 "SDS = their harmonic mean, NSCR = (E−S)/(P+E+S); ε = −ln ζ / k.</p>")  # fmt: skip
+    parts.append(
+        "<p>P preservation, S shrinkage, E expansion, O out of support; SRR = P/(P+S), NDR = E/(P+E), "
+        "SDS = their harmonic mean, NSCR = (E−S)/(P+E+S); ε = −ln ζ / k.</p>"
+    )
     parts.append("<h2>Entropy</h2>" + _entropy_tables(results))
     parts.append("<h2>Perplexity by region</h2>" + _perplexity_tables(results))
-    parts.append("<h2>Problems that changed significantly</h2><p>Two-sided Fisher exact test per problem, "
-                 "Benjamini–Hochberg across problems.</p>")  # fmt: skip
+    parts.append(
+        "<h2>Problems that changed significantly</h2><p>Two-sided Fisher exact test per problem, "
+        "Benjamini–Hochberg across problems.</p>"
+    )
     parts += [_significant(n, r, i) for i, (n, r) in enumerate(results)]
     parts.append("<h2>Runs</h2>" + _metadata(results))
     parts.append("</body></html>")
