@@ -39,7 +39,7 @@ def tiny_llama(
     hidden: int = 128,
     layers: int = 4,
     heads: int = 4,
-    context: int = 512,
+    context: int = 2048,
     seed: int = 0,
 ) -> Any:
     """A random LlamaForCausalLM sized for a CPU (~1M parameters at the defaults)."""
