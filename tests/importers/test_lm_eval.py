@@ -52,7 +52,7 @@ def test_one_score_for_several_repeats_imports_ungraded_with_a_note(tmp_path):
     src = write_jsonl(tmp_path / "samples_gsm8k_2025-01-02T03-04-05.jsonl", rows)
     summary = import_generations(src, tmp_path / "run", "lm-eval")
     assert (summary.samples_added, summary.grades_added) == (2, 0)
-    assert any("one 'exact_match' value for several repeats" in n for n in summary.notes)
+    assert any("1 documents log one 'exact_match' value for several completions" in n for n in summary.notes)
 
 
 def test_several_filters_pick_one(tmp_path):

@@ -16,7 +16,7 @@ from leash.tasks import Columns, load_tasks, write_task_file
 def tasks_command(
     spec: str = typer.Argument(
         ...,
-        help="rg:NAME?size=&seed=, file:PATH, hf:ORG/NAME?split=, lab:NAME, or a preset (math500, ...).",
+        help="rg:NAME?size=&seed=, file:PATH, hf:ORG/NAME?split=, or a preset (math500, gsm8k, ...).",
     ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the tasks to this JSONL file."),
     show: int = typer.Option(3, "--show", help="How many tasks to preview."),

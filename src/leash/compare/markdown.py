@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["render_markdown"]
+__all__ = ["fmt", "render_markdown"]
 
 
-def _f(value: Any, digits: int = 4) -> str:
+def fmt(value: Any, digits: int = 4) -> str:
+    """A number as printed in compare.md and the report: fixed digits, '–' for missing."""
     if value is None:
         return "–"
     if isinstance(value, float):
@@ -25,22 +26,22 @@ def _headline(block: dict[str, Any]) -> list[str]:
     lines = [
         _row(["", "base", "tuned"]),
         _row(["---", "---:", "---:"]),
-        _row(["pass@1", _f(se["pass_at_1"]["base"]), _f(se["pass_at_1"]["tuned"])]),
-        _row([f"pass@{k_max}", _f(se["pass_at_k_max"]["base"]), _f(se["pass_at_k_max"]["tuned"])]),
-        _row([f"SE gap (pass@{k_max} − pass@1)", _f(se["base"]), _f(se["tuned"])]),
-        _row(["avg@n", _f(block["avg_at_n"]["base"]), _f(block["avg_at_n"]["tuned"])]),
+        _row(["pass@1", fmt(se["pass_at_1"]["base"]), fmt(se["pass_at_1"]["tuned"])]),
+        _row([f"pass@{k_max}", fmt(se["pass_at_k_max"]["base"]), fmt(se["pass_at_k_max"]["tuned"])]),
+        _row([f"SE gap (pass@{k_max} − pass@1)", fmt(se["base"]), fmt(se["tuned"])]),
+        _row(["avg@n", fmt(block["avg_at_n"]["base"]), fmt(block["avg_at_n"]["tuned"])]),
         _row(
             [
                 "answer entropy (nats)",
-                _f(block["answer_entropy"]["base"]),
-                _f(block["answer_entropy"]["tuned"]),
+                fmt(block["answer_entropy"]["base"]),
+                fmt(block["answer_entropy"]["tuned"]),
             ]
         ),
     ]
     crossing = block["pass_at_k"]["crossover_k"]
     lines += [
         "",
-        f"ΔSE (base pass@{k_max} − tuned pass@1): **{_f(se['delta_se'])}**  ",
+        f"ΔSE (base pass@{k_max} − tuned pass@1): **{fmt(se['delta_se'])}**  ",
         "Crossover k (base overtakes tuned): "
         + (f"**{crossing:g}**" if crossing is not None else "none within the samples"),
     ]
@@ -57,11 +58,11 @@ def _support(block: dict[str, Any]) -> list[str]:
         if s is None:
             lines.append(_row([grain] + ["–"] * 10))
             continue
-        counts = [_f(s[r], 1) if isinstance(s[r], float) and s[r] % 1 else _f(s[r], 0) for r in "PSEO"]
+        counts = [fmt(s[r], 1) if isinstance(s[r], float) and s[r] % 1 else fmt(s[r], 0) for r in "PSEO"]
         lines.append(
             _row(
                 [grain, s["k"], f"{s['epsilon']:.3g}", *counts]
-                + [_f(s[m]) for m in ("SRR", "NDR", "SDS", "NSCR")]
+                + [fmt(s[m]) for m in ("SRR", "NDR", "SDS", "NSCR")]
             )
         )
     return lines
@@ -111,13 +112,13 @@ def render_markdown(result: dict[str, Any]) -> str:
                     [
                         name,
                         block["n_problems"],
-                        _f(se["pass_at_1"]["base"]),
-                        _f(se["pass_at_1"]["tuned"]),
-                        _f(se["pass_at_k_max"]["base"]),
-                        _f(se["pass_at_k_max"]["tuned"]),
-                        _f(sup["SRR"]),
-                        _f(sup["NDR"]),
-                        _f(sup["NSCR"]),
+                        fmt(se["pass_at_1"]["base"]),
+                        fmt(se["pass_at_1"]["tuned"]),
+                        fmt(se["pass_at_k_max"]["base"]),
+                        fmt(se["pass_at_k_max"]["tuned"]),
+                        fmt(sup["SRR"]),
+                        fmt(sup["NDR"]),
+                        fmt(sup["NSCR"]),
                     ]
                 )
             )

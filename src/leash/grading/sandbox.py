@@ -173,6 +173,21 @@ def sandbox_command(argv: list[str], limits: Limits, slot: int = 0) -> list[str]
     return prefix + argv
 
 
+def _environment(workdir: Path) -> dict[str, str]:
+    """A cleared environment: nothing of the grader's, home and temp in the sandbox's own dir."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "MPLCONFIGDIR": str(workdir),
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+
+
 def kill_uid(uid: int) -> None:
     """SIGKILL every process of `uid` (what escaped the process group, when not in a PID namespace)."""
     for entry in os.listdir("/proc"):
@@ -240,17 +255,7 @@ def run_program(
             for name in files:
                 os.chown(workdir / name, uid, uid)
         argv = [caps.interpreter if a == "python" else a for a in argv]
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(workdir),
-            "TMPDIR": str(workdir),
-            "LANG": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONHASHSEED": "0",
-            "MPLCONFIGDIR": str(workdir),
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-        }
+        env = _environment(workdir)
         proc = subprocess.Popen(
             sandbox_command(argv, limits, slot),
             cwd=workdir,
@@ -320,16 +325,7 @@ class SandboxPool:
             os.chown(workdir, uid, uid)
             os.chown(workdir / "zygote.py", uid, uid)
         limits = Limits(cpu_seconds=10**6, memory_bytes=self.memory_bytes, processes=256)
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(workdir),
-            "TMPDIR": str(workdir),
-            "LANG": "C.UTF-8",
-            "MPLCONFIGDIR": str(workdir),
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
+        env = _environment(workdir)
         proc = subprocess.Popen(
             sandbox_command([caps.interpreter, "-I", "zygote.py"], limits, slot=100 + slot),
             cwd=workdir,

@@ -115,17 +115,7 @@ def read_lighteval(path: Path, options: ImportOptions) -> Generations:
         )
         for j, text in enumerate(texts):
             out.add(task_id, text, where, correct=None if verdicts is None else verdicts[j])
-    out.source["metric"] = metric
-    if metric is None:
-        out.notes.append("no 0/1 metric found: samples imported ungraded (name one with --metric)")
-    elif ungraded_rows:
-        out.notes.append(
-            f"{ungraded_rows} rows log one {metric!r} value for several completions: "
-            "their samples are imported ungraded"
-        )
-    if out.grades and len(out.grades) != len(out.samples):
-        out.grades = []
-        out.notes.append("per-sample correctness is missing on some rows: no grades imported")
+    out.settle_grades(metric, ungraded_rows, "rows")
     return out
 
 

@@ -141,20 +141,10 @@ def read_lm_eval(path: Path, options: ImportOptions) -> Generations:
         raise LeashError(
             f"{path}: no rows for filter {chosen_filter!r}; filters in the file: {sorted(filters_seen)}"
         )
-    out.source.update({"filter": chosen_filter, "metric": metric})
+    out.source["filter"] = chosen_filter
     if len(filters_seen) > 1:
         out.notes.append(f"read filter {chosen_filter!r} of {sorted(filters_seen)} (choose with --filter)")
-    if metric is None:
-        out.notes.append("no 0/1 per-sample metric found: samples imported ungraded (name one with --metric)")
-    elif ungraded_docs:
-        out.notes.append(
-            f"{ungraded_docs} documents log one {metric!r} value for several repeats: "
-            "their samples are imported ungraded; grade them with `leash grade`"
-        )
-    if out.grades and len(out.grades) != len(out.samples):
-        # Half-graded runs would make compare silently drop samples: keep grades all or none.
-        out.grades = []
-        out.notes.append("per-sample correctness is missing on some documents: no grades imported")
+    out.settle_grades(metric, ungraded_docs, "documents")
     return out
 
 

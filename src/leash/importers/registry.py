@@ -79,6 +79,26 @@ class Generations:
                 }
             )
 
+    def settle_grades(self, metric: str | None, ungraded: int, unit: str) -> None:
+        """Record the metric, say what stayed ungraded, and keep grades for all samples or none.
+
+        `ungraded` counts the `unit`s (documents, rows) whose metric covered several
+        completions at once. Half-graded runs would make compare drop samples silently.
+        """
+        self.source["metric"] = metric
+        if metric is None:
+            self.notes.append(
+                "no 0/1 per-sample metric found: samples imported ungraded (name one with --metric)"
+            )
+        elif ungraded:
+            self.notes.append(
+                f"{ungraded} {unit} log one {metric!r} value for several completions: "
+                "their samples are imported ungraded; grade them with `leash grade`"
+            )
+        if self.grades and len(self.grades) != len(self.samples):
+            self.grades = []
+            self.notes.append(f"per-sample correctness is missing on some {unit}: no grades imported")
+
 
 def is_binary(value: Any) -> bool:
     """A 0/1 metric value, or a non-empty list of them (one per sample)."""

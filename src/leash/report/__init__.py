@@ -16,20 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from leash.compare import compare_runs
-from leash.compare.markdown import render_markdown
+from leash.compare.markdown import fmt, render_markdown
 from leash.errors import LeashError
 from leash.report import plots
 from leash.store import open_run
 
 __all__ = ["build_report"]
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
 
 
 def _esc(value: Any) -> str:
@@ -45,7 +37,7 @@ def _row(*cells: str) -> str:
 
 
 def _td(value: Any, digits: int = 4) -> str:
-    return f"<td>{_esc(_fmt(value, digits))}</td>"
+    return f"<td>{_esc(fmt(value, digits))}</td>"
 
 
 def _th(value: Any) -> str:
@@ -57,7 +49,7 @@ def _table(head: list[str], rows: list[str]) -> str:
 
 
 def _cell(value: Any, key: str, digits: int = 4) -> str:
-    return f'<td data-key="{_esc(key)}">{_esc(_fmt(value, digits))}</td>'
+    return f'<td data-key="{_esc(key)}">{_esc(fmt(value, digits))}</td>'
 
 
 _HEADLINE_PER_SIDE = [  # (label, path into a compare result, key)

@@ -134,7 +134,7 @@ def load_preset(name: str, params: dict[str, Any]) -> list[Task]:
     if name not in PRESETS:
         raise LeashError(
             f"unknown task spec or preset {name!r}; presets: {', '.join(PRESETS)}; "
-            "sources: rg:NAME, file:PATH, hf:ORG/NAME, lab:NAME"
+            "sources: rg:NAME, file:PATH, hf:ORG/NAME"
         )
     preset = PRESETS[name]
     rows = load_hf_rows(

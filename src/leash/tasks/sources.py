@@ -5,7 +5,6 @@
     hf:ORG/NAME?split=test&config=main  a Hugging Face dataset (needs the network)
     math500, gsm8k, ...                 presets (see presets.py), each a hub source + columns
                                         + verifier + prompt template
-    lab:NAME?...                        the lab's procedural tasks (registered by leash.lab)
 
 A source returns `Task`s; sampling turns a task's question into the exact prompt
 (chat or plain template) and stores both in tasks.parquet.
@@ -112,8 +111,6 @@ def load_tasks(spec: str, columns: Columns | None = None, limit: int | None = No
 
         tasks = load_preset(body, params)
     else:
-        if kind == "lab" and kind not in SOURCES:
-            import leash.lab.tasks  # noqa: F401  (registers the lab's sources)
         if kind not in SOURCES:
             known = ", ".join(f"{k}:" for k in sorted(SOURCES))
             raise LeashError(
