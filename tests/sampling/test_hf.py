@@ -77,7 +77,10 @@ def test_changed_distribution_is_refused_unless_new_run(tiny_model, short_tasks,
 
 
 def test_long_prompts_are_skipped_and_counted(tiny_model, tmp_path):
-    rows = [{"task_id": "short", "prompt": "1+1="}, {"task_id": "long", "prompt": "x" * 2100}]  # context: 2048
+    rows = [
+        {"task_id": "short", "prompt": "1+1="},
+        {"task_id": "long", "prompt": "x" * 2100},
+    ]  # context: 2048
     (tmp_path / "t.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     summary = sample_run(str(tiny_model), f"file:{tmp_path / 't.jsonl'}", 2, tmp_path / "run", params=PARAMS)
     assert summary.skipped == ["long"] and summary.samples_total == 2
