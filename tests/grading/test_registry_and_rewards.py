@@ -16,6 +16,7 @@ GOLD = {
     "regex": ({"pattern": r"\d+ apples"}, "Answer: 12 apples"),
     "rg": ({"rg_dataset": "leg_counting", "entry": entry}, f"<answer>{entry['answer']}</answer>"),
     "code": ({"tests": ["assert sq(3) == 9"]}, "```python\ndef sq(x):\n    return x * x\n```"),
+    "arith": ({"numbers": [3, 4, 5], "target": 17}, "3*4+5\n"),
 }
 
 

@@ -1,9 +1,9 @@
 """`leash grade RUN`: a verdict for every completion, written to grades/<verifier>/.
 
 Verifiers (registry `VERIFIERS`): `math` (Math-Verify), `code` (unit tests in the
-sandbox), `rg` (reasoning-gym's scorers, in the sandbox), `exact`, `choice`,
-`regex`. Each task names its default verifier; `--verifier` overrides it for all.
-Samples are read in batches grouped by task (so each task's distinct answers are
+sandbox), `rg` (reasoning-gym's scorers, in the sandbox), `arith` (reach a target
+from given numbers, parsed safely), `exact`, `choice`, `regex`. Each task names
+its default verifier; `--verifier` overrides it for all. Samples are read in batches grouped by task (so each task's distinct answers are
 verified once), and each batch is appended as a shard: a crash loses at most the
 batch in flight, and the same command resumes. A verifier never raises on model
 text: every completion gets a status (ok, no_answer, timeout, error).
@@ -22,7 +22,8 @@ from typing import Any
 import pyarrow as pa
 
 from leash.errors import LeashError
-from leash.grading import code as _code  # noqa: F401  (registers the verifier)
+from leash.grading import arith as _arith  # noqa: F401  (registers the verifier)
+from leash.grading import code as _code  # noqa: F401
 from leash.grading import math as _math  # noqa: F401
 from leash.grading import rg as _rg  # noqa: F401
 from leash.grading import text as _text  # noqa: F401
