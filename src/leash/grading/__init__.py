@@ -3,10 +3,11 @@
 Verifiers (registry `VERIFIERS`): `math` (Math-Verify), `code` (unit tests in the
 sandbox), `rg` (reasoning-gym's scorers, in the sandbox), `arith` (reach a target
 from given numbers, parsed safely), `exact`, `choice`, `regex`. Each task names
-its default verifier; `--verifier` overrides it for all. Samples are read in batches grouped by task (so each task's distinct answers are
-verified once), and each batch is appended as a shard: a crash loses at most the
-batch in flight, and the same command resumes. A verifier never raises on model
-text: every completion gets a status (ok, no_answer, timeout, error).
+its default verifier; `--verifier` overrides it for all. Samples are read in
+batches grouped by task (so each task's distinct answers are verified once), and
+each batch is appended as a shard: a crash loses at most the batch in flight, and
+the same command resumes. A verifier never raises on model text: every completion
+gets a status (ok, no_answer, timeout, error).
 """
 
 from __future__ import annotations
