@@ -14,6 +14,7 @@ from leash.cli import (
     doctor_cmd,
     grade_cmd,
     import_cmd,
+    lab_cmd,
     report_cmd,
     sample_cmd,
     score_cmd,
@@ -58,6 +59,7 @@ app.command("grade")(grade_cmd.grade_command)
 app.command("score")(score_cmd.score_command)
 app.command("import")(import_cmd.import_command)
 app.add_typer(traces_cmd.app, name="traces")
+app.add_typer(lab_cmd.app, name="lab")
 app.command("compare")(compare_cmd.compare_command)
 app.command("report")(report_cmd.report_command)
 app.command("demo")(demo_cmd.demo_command)

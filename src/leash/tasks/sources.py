@@ -5,6 +5,7 @@
     hf:ORG/NAME?split=test&config=main  a Hugging Face dataset (needs the network)
     math500, gsm8k, ...                 presets (see presets.py), each a hub source + columns
                                         + verifier + prompt template
+    lab:arith?size=64&seed=0            the lab's task family (leash.lab.tasks)
 
 A source returns `Task`s; sampling turns a task's question into the exact prompt
 (chat or plain template) and stores both in tasks.parquet.
@@ -111,6 +112,8 @@ def load_tasks(spec: str, columns: Columns | None = None, limit: int | None = No
 
         tasks = load_preset(body, params)
     else:
+        if kind == "lab" and kind not in SOURCES:
+            import leash.lab.tasks  # noqa: F401  (registers the lab's source)
         if kind not in SOURCES:
             known = ", ".join(f"{k}:" for k in sorted(SOURCES))
             raise LeashError(

@@ -1,0 +1,99 @@
+"""`leash lab ...`: tiny models trained and RL-tuned on a CPU, saved as ordinary HF folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from leash.cli.errors import user_errors
+from leash.lab.rl import ALGOS, RLConfig
+
+app = typer.Typer(
+    help="Tiny models on a CPU: pretrain, RL-tune, SFT on own samples, distill.", no_args_is_help=True
+)
+
+
+def _done(record: dict, out: Path) -> None:
+    Console(soft_wrap=True).print(
+        f"wrote {out} ({json.dumps({k: v for k, v in record.items() if k != 'command'})})"
+    )
+
+
+@app.command("pretrain")
+@user_errors
+def pretrain_command(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the checkpoint."),
+    problems: int = typer.Option(6000, "--problems", help="Training problems (lab:arith family)."),
+    steps: int = typer.Option(2000, "--steps", help="Optimizer steps (batch 64)."),
+    correct_share: float = typer.Option(
+        0.35, "--correct-share", help="Share of correct solutions in the data."
+    ),
+    teacher: bool = typer.Option(
+        False, "--teacher", help="Weight every solution mode equally (a stronger teacher)."
+    ),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Train a tiny base model on correct solutions of every mode (frequent and rare) and failed attempts."""
+    from leash.lab.commands import pretrain
+
+    _done(
+        pretrain(
+            out, problems=problems, steps=steps, correct_share=correct_share, teacher=teacher, seed=seed
+        ),
+        out,
+    )
+
+
+@app.command("rl")
+@user_errors
+def rl_command(
+    base: Path = typer.Argument(..., help="The checkpoint to tune."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the tuned checkpoint."),
+    algo: str = typer.Option("grpo", "--algo", help=f"One of: {', '.join(sorted(ALGOS))}."),
+    tasks: str = typer.Option("lab:arith?size=2000&seed=7", "--tasks", help="Training tasks."),
+    steps: int = typer.Option(100, "--steps"),
+    prompts: int = typer.Option(16, "--prompts", help="Prompts per step."),
+    group: int = typer.Option(8, "--group", help="Samples per prompt."),
+    lr: float = typer.Option(5e-4, "--lr"),
+    beta: float = typer.Option(0.0, "--beta", help="KL coefficient to the base (0: none)."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """RL with the verifier as reward: grpo, rloo, reinforce_pp or dapo."""
+    from leash.lab.commands import rl
+
+    config = RLConfig(
+        algo=algo, steps=steps, prompts_per_step=prompts, group=group, lr=lr, beta=beta, seed=seed
+    )
+    _done(rl(base, out, tasks=tasks, config=config), out)
+
+
+@app.command("sft-self")
+@user_errors
+def sft_self_command(
+    base: Path = typer.Argument(..., help="The checkpoint to fine-tune on its own correct samples."),
+    out: Path = typer.Option(..., "--out", "-o"),
+    steps: int = typer.Option(300, "--steps"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """SFT on the model's own correct samples (Yue et al.'s comparison with RL)."""
+    from leash.lab.commands import sft_self
+
+    _done(sft_self(base, out, steps=steps, seed=seed), out)
+
+
+@app.command("distill")
+@user_errors
+def distill_command(
+    teacher: Path = typer.Option(..., "--teacher", help="A stronger model (e.g. pretrain --teacher)."),
+    student: Path = typer.Option(..., "--student", help="The model to train on the teacher's samples."),
+    out: Path = typer.Option(..., "--out", "-o"),
+    steps: int = typer.Option(300, "--steps"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Train the student on the teacher's correct samples."""
+    from leash.lab.commands import distill
+
+    _done(distill(teacher, student, out, steps=steps, seed=seed), out)

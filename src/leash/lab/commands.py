@@ -1,0 +1,196 @@
+"""The lab's public functions, one per `leash lab` command; each writes a save_pretrained folder.
+
+    pretrain   a tiny base model on a mixture of correct solutions of every mode
+               (frequent and rare) and failed attempts
+    rl         RLVR from a checkpoint: grpo | rloo | reinforce_pp | dapo
+    sft_self   SFT on the model's own correct samples (Yue et al.'s comparison)
+    distill    a student trained on a stronger teacher's correct samples
+
+Every output folder holds `lab.json`: the command, its arguments and its seed, so
+each checkpoint can be made again.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from leash.errors import LeashError
+from leash.lab.rl import ALGOS, RLConfig, rl_train
+from leash.lab.tiny import char_tokenizer, tiny_llama
+from leash.lab.train import pretraining_corpus, train_lm
+from leash.tasks import load_tasks
+
+__all__ = ["distill", "pretrain", "rl", "sft_self"]
+
+# Mode weights of the teacher's data: every mode equally, so it knows the rare ones.
+TEACHER_WEIGHTS = [1.0, 1.0, 1.0, 1.0, 1.0]
+
+
+def _save(model: Any, tokenizer: Any, out: str | Path, record: dict[str, Any]) -> Path:
+    path = Path(out)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    (path / "lab.json").write_text(json.dumps(record, indent=1) + "\n")
+    return path
+
+
+def _load(path: str | Path) -> tuple[Any, Any]:
+    from leash.sampling.hf import load_model_and_tokenizer
+
+    return load_model_and_tokenizer(str(path), "cpu", "float32")
+
+
+def pretrain(
+    out: str | Path,
+    *,
+    problems: int = 6000,
+    steps: int = 2000,
+    correct_share: float = 0.35,
+    teacher: bool = False,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Train a tiny base model from scratch; `teacher=True` gives every mode equal weight."""
+    start = time.perf_counter()
+    tokenizer = char_tokenizer()
+    model = tiny_llama(tokenizer, seed=seed)
+    weights = TEACHER_WEIGHTS if teacher else None
+    pairs = pretraining_corpus(problems, seed=seed + 1, correct_share=correct_share, mode_weights=weights)
+    losses = train_lm(model, tokenizer, pairs, steps=steps, seed=seed)
+    record = {
+        "command": "pretrain",
+        "problems": problems,
+        "steps": steps,
+        "correct_share": correct_share,
+        "teacher": teacher,
+        "seed": seed,
+        "final_loss": losses[-1],
+        "seconds": time.perf_counter() - start,
+    }
+    _save(model, tokenizer, out, record)
+    return record
+
+
+def rl(
+    base: str | Path, out: str | Path, *, tasks: str = "lab:arith?size=2000&seed=7", config: RLConfig
+) -> dict[str, Any]:
+    """RL-tune a checkpoint with the task's verifier as reward."""
+    if config.algo not in ALGOS:
+        raise LeashError(f"unknown --algo {config.algo!r}; choose one of: {', '.join(sorted(ALGOS))}")
+    start = time.perf_counter()
+    model, tokenizer = _load(base)
+    reference = copy.deepcopy(model).eval()
+    history = rl_train(model, reference, tokenizer, load_tasks(tasks), config)
+    record = {
+        "command": "rl",
+        "base": str(base),
+        "tasks": tasks,
+        **config.__dict__,
+        "reward_first_10": _mean(history[:10]),
+        "reward_last_10": _mean(history[-10:]),
+        "seconds": time.perf_counter() - start,
+    }
+    _save(model, tokenizer, out, record)
+    return record
+
+
+def _mean(history: list[dict[str, float]]) -> float:
+    return sum(h["reward"] for h in history) / max(1, len(history))
+
+
+def _correct_samples(
+    model: Any, tokenizer: Any, tasks: str, per_task: int, seed: int
+) -> list[tuple[str, str]]:
+    """The model's correct completions (temperature 1) on the tasks, as training pairs."""
+    import torch
+
+    from leash.grading import GradeItem, get_verifier
+
+    verifier = get_verifier("arith")
+    pairs = []
+    torch.manual_seed(seed)
+    for task in load_tasks(tasks):
+        ids = tokenizer(task.question + "\n", add_special_tokens=False, return_tensors="pt").input_ids
+        ids = ids.expand(per_task, -1)
+        with torch.no_grad():
+            out = model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                do_sample=True,
+                temperature=1.0,
+                top_k=0,
+                max_new_tokens=12,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+        texts = [
+            tokenizer.decode(row, skip_special_tokens=True).split("\n")[0] for row in out[:, ids.shape[1] :]
+        ]
+        verdicts = verifier.grade([GradeItem(task.task_id, t, task.reference) for t in texts])
+        pairs += [(task.question, t) for t, v in zip(texts, verdicts, strict=True) if v.correct]
+    return pairs
+
+
+def sft_self(
+    base: str | Path,
+    out: str | Path,
+    *,
+    tasks: str = "lab:arith?size=1000&seed=7",
+    per_task: int = 8,
+    steps: int = 300,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Fine-tune a model on its own correct samples."""
+    model, tokenizer = _load(base)
+    pairs = _correct_samples(model, tokenizer, tasks, per_task, seed)
+    if not pairs:
+        raise LeashError(f"{base} found no correct sample on {tasks}: nothing to fine-tune on")
+    losses = train_lm(model, tokenizer, pairs, steps=steps, lr=1e-3, seed=seed)
+    record = {
+        "command": "sft-self",
+        "base": str(base),
+        "tasks": tasks,
+        "per_task": per_task,
+        "steps": steps,
+        "seed": seed,
+        "pairs": len(pairs),
+        "final_loss": losses[-1],
+    }
+    _save(model, tokenizer, out, record)
+    return record
+
+
+def distill(
+    teacher: str | Path,
+    student: str | Path,
+    out: str | Path,
+    *,
+    tasks: str = "lab:arith?size=1000&seed=7",
+    per_task: int = 8,
+    steps: int = 300,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Fine-tune `student` on the correct samples of a stronger `teacher`."""
+    t_model, t_tok = _load(teacher)
+    pairs = _correct_samples(t_model, t_tok, tasks, per_task, seed)
+    if not pairs:
+        raise LeashError(f"teacher {teacher} found no correct sample on {tasks}")
+    model, tokenizer = _load(student)
+    losses = train_lm(model, tokenizer, pairs, steps=steps, lr=1e-3, seed=seed)
+    record = {
+        "command": "distill",
+        "teacher": str(teacher),
+        "student": str(student),
+        "tasks": tasks,
+        "per_task": per_task,
+        "steps": steps,
+        "seed": seed,
+        "pairs": len(pairs),
+        "final_loss": losses[-1],
+    }
+    _save(model, tokenizer, out, record)
+    return record

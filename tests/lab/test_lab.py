@@ -1,0 +1,92 @@
+"""The lab: its task family, each command for a few steps, checkpoints that load like hub models."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from leash.grading import GradeItem, get_verifier
+from leash.lab.commands import distill, pretrain, rl, sft_self
+from leash.lab.rl import ALGOS, RLConfig, advantages
+from leash.lab.tasks import arith_problems, solutions
+from leash.lab.train import pretraining_corpus
+from leash.tasks import load_tasks
+
+
+def test_arith_tasks_have_several_correct_answers_that_the_verifier_accepts():
+    tasks = load_tasks("lab:arith?size=40&seed=3")
+    assert tasks == load_tasks("lab:arith?size=40&seed=3") and len(tasks) == 40
+    verifier = get_verifier("arith")
+    multi = 0
+    for task in tasks:
+        found = solutions(task.reference["numbers"], task.reference["target"])
+        assert found, task
+        verdicts = verifier.grade([GradeItem(task.task_id, e, task.reference) for e in found])
+        assert all(v.correct for v in verdicts)
+        multi += len(found) > 1
+    assert multi > 20
+
+
+def test_pretraining_corpus_mixes_modes_and_failures():
+    pairs = pretraining_corpus(400, seed=0)
+    problems = {
+        f"{a} {b} {c} > {p['target']}": p for p in arith_problems(400, 0) for a, b, c in [p["numbers"]]
+    }
+    verifier = get_verifier("arith")
+    correct = sum(
+        v.correct for v in verifier.grade([GradeItem("x", c, problems[q]) for q, c in pairs if q in problems])
+    )
+    assert 0.2 < correct / len(pairs) < 0.5
+
+
+def test_advantages_by_hand():
+    r = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+    rloo = advantages("rloo", r)
+    assert torch.allclose(rloo[0], torch.tensor([1 - 1 / 3, -2 / 3, -2 / 3, 1 - 1 / 3]))
+    assert torch.all(rloo[1] == 0)
+    grpo = advantages("grpo", r)
+    assert torch.allclose(grpo[0], (r[0] - 0.5) / (r[0].std() + 1e-4)) and torch.all(grpo[1] == 0)
+    pp = advantages("reinforce_pp", r)
+    assert torch.allclose(pp, (r - r.mean()) / (r.std() + 1e-4))
+    assert set(ALGOS) == {"grpo", "rloo", "reinforce_pp", "dapo"}
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lab") / "base"
+    record = pretrain(out, problems=600, steps=150, seed=0)
+    assert record["final_loss"] < 2.5
+    return out
+
+
+def test_checkpoints_load_like_hub_models(base):
+    model = AutoModelForCausalLM.from_pretrained(base)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    assert tokenizer.decode(tokenizer("3 4 5 > 12").input_ids) == "3 4 5 > 12"
+    assert json.loads((base / "lab.json").read_text())["command"] == "pretrain"
+    assert sum(p.numel() for p in model.parameters()) > 100_000
+
+
+@pytest.mark.parametrize("algo", sorted(ALGOS))
+def test_each_rl_algorithm_runs_a_few_steps(base, tmp_path, algo):
+    config = RLConfig(
+        algo=algo, steps=3, prompts_per_step=4, group=4, lr=1e-3, beta=0.01 if algo == "grpo" else 0.0
+    )
+    record = rl(base, tmp_path / algo, tasks="lab:arith?size=50&seed=9", config=config)
+    assert record["algo"] == algo and (tmp_path / algo / "model.safetensors").exists()
+    AutoModelForCausalLM.from_pretrained(tmp_path / algo)
+
+
+def test_sft_self_distill_and_cli(base, tmp_path):
+    record = sft_self(base, tmp_path / "self", tasks="lab:arith?size=30&seed=4", per_task=16, steps=5)
+    assert record["pairs"] > 0
+    record = distill(base, base, tmp_path / "student", tasks="lab:arith?size=30&seed=4", per_task=16, steps=5)
+    assert record["pairs"] > 0
+    proc = subprocess.run(
+        [sys.executable, "-m", "leash", "lab", "rl", str(base), "--out", str(tmp_path / "cli"), "--algo", "ppo"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "unknown --algo 'ppo'" in proc.stderr
