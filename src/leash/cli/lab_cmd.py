@@ -57,8 +57,8 @@ def rl_command(
     steps: int = typer.Option(100, "--steps"),
     prompts: int = typer.Option(16, "--prompts", help="Prompts per step."),
     group: int = typer.Option(8, "--group", help="Samples per prompt."),
-    lr: float = typer.Option(5e-4, "--lr"),
-    beta: float = typer.Option(0.0, "--beta", help="KL coefficient to the base (0: none)."),
+    lr: float = typer.Option(3e-4, "--lr"),
+    beta: float = typer.Option(0.05, "--beta", help="KL coefficient to the base (0: none, as DAPO)."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """RL with the verifier as reward: grpo, rloo, reinforce_pp or dapo."""
