@@ -103,5 +103,7 @@ def test_the_study_end_to_end_at_toy_size(tmp_path):
     report = tmp_path / "demo" / "report"
     result = json.loads((report / "compare-1.json").read_text())
     assert result["runs"]["tuned"]["model"].endswith("grpo") and result["n"] == {"base": 16, "tuned": 16}
-    assert {name for name in json.loads((report / "compare-3.json").read_text())["perplexity"]["tuned"]} == {"base"}
+    assert {name for name in json.loads((report / "compare-3.json").read_text())["perplexity"]["tuned"]} == {
+        "base"
+    }
     assert (report / "report.html").exists()
