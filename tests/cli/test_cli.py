@@ -73,7 +73,7 @@ def test_compare_bad_input(tmp_path):
 
 
 def test_demo_runs_end_to_end(tmp_path):
-    proc = leash("demo", "--out", tmp_path / "demo")
+    proc = leash("demo", "--example", "--out", tmp_path / "demo")
     assert proc.returncode == 0, proc.stderr
     result = json.loads((tmp_path / "demo" / "compare" / "compare.json").read_text())
     assert result["n"] == {"base": 128, "tuned": 128}

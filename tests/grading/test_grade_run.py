@@ -50,7 +50,8 @@ def test_override_and_errors(tmp_path):
     run = make_run(tmp_path, "r", {"half": ["The answer is 1/2"], "four": ["Answer: 4"]})
     assert grade_run(run, "exact").correct == 1
     with pytest.raises(
-        LeashError, match="unknown verifier 'nope'; choose one of: choice, code, exact, math, regex, rg"
+        LeashError,
+        match="unknown verifier 'nope'; choose one of: arith, choice, code, exact, math, regex, rg",
     ):
         grade_run(run, "nope")
     write_jsonl(tmp_path / "bare.jsonl", [{"task_id": "z", "completion": "x"}])

@@ -188,6 +188,19 @@ def _environment(workdir: Path) -> dict[str, str]:
     }
 
 
+def _spawn(argv: list[str], workdir: Path, limits: Limits, slot: int) -> subprocess.Popen[bytes]:
+    """Start `argv` in `workdir` under the sandbox, in a session of its own, with piped streams."""
+    return subprocess.Popen(
+        sandbox_command(argv, limits, slot),
+        cwd=workdir,
+        env=_environment(workdir),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
 def kill_uid(uid: int) -> None:
     """SIGKILL every process of `uid` (what escaped the process group, when not in a PID namespace)."""
     for entry in os.listdir("/proc"):
@@ -255,16 +268,7 @@ def run_program(
             for name in files:
                 os.chown(workdir / name, uid, uid)
         argv = [caps.interpreter if a == "python" else a for a in argv]
-        env = _environment(workdir)
-        proc = subprocess.Popen(
-            sandbox_command(argv, limits, slot),
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        proc = _spawn(argv, workdir, limits, slot)
         feeder = threading.Thread(target=_feed, args=(proc, stdin), daemon=True)
         feeder.start()
         out, err, timed_out, capped = _read_capped(proc, limits, start + limits.wall_seconds)
@@ -325,16 +329,7 @@ class SandboxPool:
             os.chown(workdir, uid, uid)
             os.chown(workdir / "zygote.py", uid, uid)
         limits = Limits(cpu_seconds=10**6, memory_bytes=self.memory_bytes, processes=256)
-        env = _environment(workdir)
-        proc = subprocess.Popen(
-            sandbox_command([caps.interpreter, "-I", "zygote.py"], limits, slot=100 + slot),
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        proc = _spawn([caps.interpreter, "-I", "zygote.py"], workdir, limits, 100 + slot)
         paths = [p for p in [*site.getsitepackages(), site.getusersitepackages()] if os.path.isdir(p)]
         config = {
             "paths": paths,

@@ -135,6 +135,39 @@ def _correct_samples(
     return pairs
 
 
+def _train_on_correct(
+    command: str,
+    source: str | Path,
+    student: str | Path,
+    out: str | Path,
+    tasks: str,
+    per_task: int,
+    steps: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Fine-tune `student` on the correct samples `source` draws (itself for sft-self)."""
+    model, tokenizer = _load(source)
+    pairs = _correct_samples(model, tokenizer, tasks, per_task, seed)
+    if not pairs:
+        raise LeashError(f"{source} found no correct sample on {tasks}: nothing to train on")
+    if Path(student) != Path(source):
+        model, tokenizer = _load(student)
+    losses = train_lm(model, tokenizer, pairs, steps=steps, lr=1e-3, seed=seed)
+    record = {
+        "command": command,
+        "source": str(source),
+        "student": str(student),
+        "tasks": tasks,
+        "per_task": per_task,
+        "steps": steps,
+        "seed": seed,
+        "pairs": len(pairs),
+        "final_loss": losses[-1],
+    }
+    _save(model, tokenizer, out, record)
+    return record
+
+
 def sft_self(
     base: str | Path,
     out: str | Path,
@@ -145,23 +178,7 @@ def sft_self(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Fine-tune a model on its own correct samples."""
-    model, tokenizer = _load(base)
-    pairs = _correct_samples(model, tokenizer, tasks, per_task, seed)
-    if not pairs:
-        raise LeashError(f"{base} found no correct sample on {tasks}: nothing to fine-tune on")
-    losses = train_lm(model, tokenizer, pairs, steps=steps, lr=1e-3, seed=seed)
-    record = {
-        "command": "sft-self",
-        "base": str(base),
-        "tasks": tasks,
-        "per_task": per_task,
-        "steps": steps,
-        "seed": seed,
-        "pairs": len(pairs),
-        "final_loss": losses[-1],
-    }
-    _save(model, tokenizer, out, record)
-    return record
+    return _train_on_correct("sft-self", base, base, out, tasks, per_task, steps, seed)
 
 
 def distill(
@@ -175,22 +192,4 @@ def distill(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Fine-tune `student` on the correct samples of a stronger `teacher`."""
-    t_model, t_tok = _load(teacher)
-    pairs = _correct_samples(t_model, t_tok, tasks, per_task, seed)
-    if not pairs:
-        raise LeashError(f"teacher {teacher} found no correct sample on {tasks}")
-    model, tokenizer = _load(student)
-    losses = train_lm(model, tokenizer, pairs, steps=steps, lr=1e-3, seed=seed)
-    record = {
-        "command": "distill",
-        "teacher": str(teacher),
-        "student": str(student),
-        "tasks": tasks,
-        "per_task": per_task,
-        "steps": steps,
-        "seed": seed,
-        "pairs": len(pairs),
-        "final_loss": losses[-1],
-    }
-    _save(model, tokenizer, out, record)
-    return record
+    return _train_on_correct("distill", teacher, student, out, tasks, per_task, steps, seed)
