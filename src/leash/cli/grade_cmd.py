@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from leash.cli.errors import user_errors
+from leash.cli.progress import progress_bar
 from leash.grading import VERIFIERS, grade_run
 
 
@@ -28,14 +28,7 @@ def grade_command(
     A verdict always has a status: ok, no_answer, timeout or error.
     """
     console = Console(stderr=True, soft_wrap=True)
-    columns = (
-        TextColumn("[bold]grade"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}/s · {task.fields[statuses]}"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+    with progress_bar(console, "grade", "{task.fields[rate]}/s · {task.fields[statuses]}") as bar:
         job = bar.add_task("grade", total=None, rate="–", statuses="")
         clock: dict[str, float] = {}
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from leash.cli.errors import user_errors
+from leash.cli.progress import progress_bar
 from leash.errors import LeashError
 from leash.sampling import BACKENDS, SamplingParams, sample_run
 from leash.tasks import Columns
@@ -83,14 +83,11 @@ def sample_command(
             "tokenizer": tokenizer,
         }
     console = Console(stderr=True, soft_wrap=True)
-    columns = (
-        TextColumn("[bold]sample"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[tasks]} tasks · {task.fields[rate]} samples/s · {task.fields[tps]} tok/s"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+    with progress_bar(
+        console,
+        "sample",
+        "{task.fields[tasks]} tasks · {task.fields[rate]} samples/s · {task.fields[tps]} tok/s",
+    ) as bar:
         job = bar.add_task("sample", total=None, tasks="0", rate="–", tps="–")
         clock: dict[str, float] = {}
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from leash.cli.errors import user_errors
+from leash.cli.progress import progress_bar
 from leash.errors import LeashError
 from leash.scoring import score_run
 
@@ -37,14 +37,7 @@ def score_command(
             "that run here do not return; use --backend hf"
         )
     console = Console(stderr=True, soft_wrap=True)
-    columns = (
-        TextColumn("[bold]score"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[tps]} tok/s"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+    with progress_bar(console, "score", "{task.fields[tps]} tok/s") as bar:
         job = bar.add_task("score", total=None, tps="–")
         clock: dict[str, float] = {}
 
