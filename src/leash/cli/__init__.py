@@ -5,6 +5,8 @@ Errors a user can cause end in one line on stderr and exit code 2 (`user_errors`
 
 from __future__ import annotations
 
+import shutil
+
 import typer
 
 from leash import __version__
@@ -24,6 +26,8 @@ from leash.cli import (
 
 __all__ = ["app", "main"]
 
+HELP_WIDTH = 100  # the widest a help line gets, in columns
+
 app = typer.Typer(
     name="leash",
     help=(
@@ -34,7 +38,15 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    # Plain click help, not rich panels: rich squeezes the help into a narrow column, cuts option
+    # names ("--no-chat-templa…"), shows a `<bool>` type on every flag and reads "[env X]" in a
+    # help text as markup (it printed "API key ."). Help lines fill the terminal up to HELP_WIDTH;
+    # HELP_WIDTH also when stdout is not a terminal (piped into less or a file).
+    rich_markup_mode=None,
+    context_settings={
+        "max_content_width": HELP_WIDTH,
+        "terminal_width": shutil.get_terminal_size((HELP_WIDTH, 24)).columns,
+    },
 )
 
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from leash.cli.errors import user_errors
 from leash.compare import compare_runs, write_comparison
 from leash.errors import LeashError
+from leash.tasks import check_output_file
 
 
 def _fmt(value: Any) -> str:
@@ -71,6 +72,10 @@ def compare_command(
     """
     if out is None and json_to is None:
         raise LeashError("nowhere to write: pass --out DIR, or --json - for stdout")
+    if json_to not in (None, "-"):
+        check_output_file(json_to, "--json")  # before the comparison, not after
+    if out is not None and out.exists() and not out.is_dir():
+        raise LeashError(f"--out {out}: exists and is not a directory; give a directory for compare.json")
     result = compare_runs(
         base, tuned, k=k, zeta=zeta, intersect=intersect, grader=grader, ks=ks,
         n_boot=bootstrap, seed=seed, alpha=alpha,

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from leash.cli.errors import user_errors
-from leash.tasks import Columns, load_tasks, write_task_file
+from leash.tasks import Columns, check_output_file, load_tasks, write_task_file
 
 
 @user_errors
@@ -20,12 +20,14 @@ def tasks_command(
     ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the tasks to this JSONL file."),
     show: int = typer.Option(3, "--show", help="How many tasks to preview."),
-    limit: int | None = typer.Option(None, "--limit", help="Keep only the first N tasks."),
+    limit: int | None = typer.Option(None, "--limit", help="Keep only the first N tasks (0: all)."),
     id_col: str = typer.Option("task_id", "--id-col", help="file:/hf: column with the task id."),
     prompt_col: str = typer.Option("prompt", "--prompt-col", help="file:/hf: column with the question."),
     answer_col: str = typer.Option("answer", "--answer-col", help="file:/hf: column with the gold answer."),
 ) -> None:
     """Preview the tasks a spec names (count, first few), or save them with --out."""
+    if out is not None:
+        check_output_file(out, "--out")  # before a slow load, not after
     tasks = load_tasks(spec, Columns(id_col, prompt_col, answer_col), limit)
     console = Console(soft_wrap=True)
     table = Table(title=f"{spec}: {len(tasks)} tasks", title_justify="left", show_lines=True)

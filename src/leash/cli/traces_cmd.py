@@ -13,7 +13,9 @@ from leash.errors import LeashError
 from leash.importers import import_generations
 from leash.store import open_run
 
-app = typer.Typer(help="External reasoning traces (e.g. a stronger model's solutions), to score and compare.")
+app = typer.Typer(
+    help="External reasoning traces, such as a stronger model's solutions, to score and compare."
+)
 
 
 @app.command("import")

@@ -315,6 +315,8 @@ def compare_runs(
         raise LeashError(f"--zeta {zeta}: must be between 0 and 1")
     if not 0.0 < alpha < 1.0:
         raise LeashError(f"--alpha {alpha}: must be between 0 and 1")
+    if n_boot < 1:
+        raise LeashError(f"--bootstrap {n_boot}: must be >= 1 resample (the default, 1000, gives 95% bands)")
     runs = [open_run(base), open_run(tuned)]
     graders = [choose_grader(run, grader) for run in runs]
     shared = _task_sets(graded_task_ids(runs[0], graders[0]), graded_task_ids(runs[1], graders[1]), intersect)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["fmt", "render_markdown"]
+__all__ = ["base_label", "fmt", "fmt_count", "render_markdown", "short_name", "shrinkage_problems"]
 
 
 def fmt(value: Any, digits: int = 4) -> str:
@@ -14,6 +14,39 @@ def fmt(value: Any, digits: int = 4) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def fmt_count(value: Any) -> str:
+    """A region count: a whole number as an integer (48), an expected count with one decimal (47.3)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return fmt(value, 1)
+
+
+def short_name(run: dict[str, Any], fallback: str = "run") -> str:
+    """What tables, legends and headings call a run's model: the last part of its model path or hub
+    id (`/home/me/runs/demo/models/grpo` -> `grpo`, `Qwen/Qwen2.5-7B` -> `Qwen2.5-7B`), with the
+    folder above for a checkpoint (`grpo/checkpoint-500`). The full name stays in the metadata."""
+    model = str(run.get("model") or "").rstrip("/\\")
+    parts = [p for p in model.replace("\\", "/").split("/") if p]
+    if not parts:
+        return str(run.get("name") or fallback)
+    if len(parts) > 1 and parts[-1].startswith(("checkpoint", "step", "global_step")):
+        return "/".join(parts[-2:])
+    return parts[-1]
+
+
+def base_label(result: dict[str, Any]) -> str:
+    """The base run's name in tables and legends: `base`, or `NAME (base)`."""
+    name = short_name(result["runs"]["base"], "base")
+    return name if name == "base" else f"{name} (base)"
+
+
+def shrinkage_problems(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The problems in region S (the base solves them within k, the tuned model does not), the
+    likeliest first (fewest tuned successes, then most base successes); significant or not."""
+    lost = [p for p in result.get("problems", []) if p.get("region") == "S"]
+    return sorted(lost, key=lambda p: (p["c_tuned"] / p["n_tuned"], -p["c_base"] / p["n_base"], p["task_id"]))
 
 
 def _row(cells: list[Any]) -> str:
@@ -58,7 +91,7 @@ def _support(block: dict[str, Any]) -> list[str]:
         if s is None:
             lines.append(_row([grain] + ["–"] * 10))
             continue
-        counts = [fmt(s[r], 1) if isinstance(s[r], float) and s[r] % 1 else fmt(s[r], 0) for r in "PSEO"]
+        counts = [fmt_count(s[r]) for r in "PSEO"]
         lines.append(
             _row(
                 [grain, s["k"], f"{s['epsilon']:.3g}", *counts]
@@ -70,11 +103,14 @@ def _support(block: dict[str, Any]) -> list[str]:
 
 def render_markdown(result: dict[str, Any]) -> str:
     runs = result["runs"]
-    lines = [
-        "# leash compare",
-        "",
-        f"- base: `{runs['base'].get('model')}` ({runs['base']['path']}), n = {_n(result['n']['base'])}",
-        f"- tuned: `{runs['tuned'].get('model')}` ({runs['tuned']['path']}), n = {_n(result['n']['tuned'])}",
+    lines = ["# leash compare", ""]
+    for side in ("base", "tuned"):
+        run = runs[side]
+        lines.append(
+            f"- {side}: **{short_name(run, side)}** (model `{run.get('model')}`, run {run['path']}), "
+            f"n = {_n(result['n'][side])}"
+        )
+    lines += [
         f"- problems compared: {result['tasks']['compared']}",
         "",
         "## Headline",
@@ -96,6 +132,7 @@ def render_markdown(result: dict[str, Any]) -> str:
         f"- shrinkage ({len(sig['shrinkage'])}): {_ids(sig['shrinkage'])}",
         f"- expansion ({len(sig['expansion'])}): {_ids(sig['expansion'])}",
         "",
+        *_lost(result),
     ]
     if len(result["by_dataset"]) > 1:
         lines += [
@@ -137,3 +174,21 @@ def _ids(ids: list[str], limit: int = 20) -> str:
         return "none"
     shown = ", ".join(f"`{i}`" for i in ids[:limit])
     return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def _lost(result: dict[str, Any]) -> list[str]:
+    """Every shrinkage problem, significant or not: what the tuned model can no longer reach."""
+    lost = shrinkage_problems(result)
+    k = result["support"]["problem"]["k"]
+    lines = [f"## Problems the tuned model lost (shrinkage, region S at k = {k}): {len(lost)}", ""]
+    if not lost:
+        return [*lines, "none", ""]
+    lines += [_row(["task", "base c/n", "tuned c/n", "q"]), _row(["---", "---:", "---:", "---:"])]
+    for p in lost[:50]:
+        q = "–" if p.get("q_value") is None else f"{p['q_value']:.2g}"
+        lines.append(
+            _row([f"`{p['task_id']}`", f"{p['c_base']}/{p['n_base']}", f"{p['c_tuned']}/{p['n_tuned']}", q])
+        )
+    if len(lost) > 50:
+        lines.append(f"\nand {len(lost) - 50} more in compare.json (`problems`, region S).")
+    return [*lines, ""]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from leash.compare import compare_runs
-from leash.compare.markdown import fmt, render_markdown
+from leash.compare.markdown import base_label, fmt, fmt_count, render_markdown, short_name, shrinkage_problems
 from leash.errors import LeashError
 from leash.report import plots
 from leash.store import open_run
@@ -52,6 +52,10 @@ def _cell(value: Any, key: str, digits: int = 4) -> str:
     return f'<td data-key="{_esc(key)}">{_esc(fmt(value, digits))}</td>'
 
 
+def _count_cell(value: Any, key: str) -> str:
+    return f'<td data-key="{_esc(key)}">{_esc(fmt_count(value))}</td>'
+
+
 _HEADLINE_PER_SIDE = [  # (label, path into a compare result, key)
     ("pass@1", ("se_gap", "pass_at_1"), "se_gap.pass_at_1"),
     ("pass@k_max", ("se_gap", "pass_at_k_max"), "se_gap.pass_at_k_max"),
@@ -83,7 +87,11 @@ def _headline(results: list[tuple[str, dict[str, Any]]]) -> str:
         key = ".".join(path)
         cells = [_cell(_get(r, path), f"{i}.{key}", digits) for i, (_, r) in enumerate(results)]
         body.append(_row(_th(label), "<td>–</td>", *cells))
-    return _table(["", "base", *(n for n, _ in results)], body)
+    return _table(["", base_label(base), *(n for n, _ in results)], body)
+
+
+def _base_name(result: dict[str, Any]) -> str:
+    return short_name(result["runs"]["base"], "base")
 
 
 def _support_table(name: str, result: dict[str, Any], index: int) -> str:
@@ -93,9 +101,16 @@ def _support_table(name: str, result: dict[str, Any], index: int) -> str:
         if s is None:
             rows.append(_row(_th(grain), "<td colspan='10'>no canonical answers recorded</td>"))
             continue
-        cells = [_cell(s[m], f"{index}.support.{grain}.{m}", 1 if m in "PSEO" else 4) for m in _METRICS]
+        cells = [
+            _count_cell(s[m], f"{index}.support.{grain}.{m}")
+            if m in "PSEO"
+            else _cell(s[m], f"{index}.support.{grain}.{m}")
+            for m in _METRICS
+        ]
         rows.append(_row(_th(grain), _td(s["k"]), f"<td>{s['epsilon']:.3g}</td>", *cells))
-    return f"<h3>{_esc(name)} vs base</h3>" + _table(["grain", "k", "ε", *_METRICS], rows)
+    return f"<h3>{_esc(name)} vs {_esc(base_label(result))}</h3>" + _table(
+        ["grain", "k", "ε", *_METRICS], rows
+    )
 
 
 _METRICS = ("P", "S", "E", "O", "SRR", "NDR", "SDS", "NSCR")
@@ -104,7 +119,8 @@ _NO_SCORES = "<p class='missing'>{what} needs scores: run <code>leash score RUN 
 
 def _entropy_tables(results: list[tuple[str, dict[str, Any]]]) -> str:
     base = results[0][1]
-    blocks = [("base", base["entropy"]["base"])] + [(n, r["entropy"]["tuned"]) for n, r in results]
+    blocks = [(base_label(base), base["entropy"]["base"])]
+    blocks += [(n, r["entropy"]["tuned"]) for n, r in results]
     datasets = [k for k in blocks[0][1] if k != "scorer"]
     rows = [
         _row(_td(name), _td(d), *(_td(table.get(d, {}).get(m)) for m in _ENTROPY))
@@ -120,7 +136,7 @@ _ENTROPY = ("avg_at_n", "token_entropy", "answer_entropy")
 
 def _perplexity_tables(results: list[tuple[str, dict[str, Any]]]) -> str:
     base = results[0][1]
-    sides = [("base", base["perplexity"].get("base", {}))]
+    sides = [(base_label(base), base["perplexity"].get("base", {}))]
     sides += [(n, r["perplexity"].get("tuned", {})) for n, r in results]
     rows = []
     for name, by_scorer in sides:
@@ -174,7 +190,7 @@ def _significant(name: str, result: dict[str, Any], index: int) -> str:
         rows.append(_row(_td(kind), link, *(_td(c) for c in counts), f"<td>{p['q_value']:.2g}</td>"))
         texts = "".join(
             f"<pre>{_esc(label)}: {_esc(t[:600])}</pre>"
-            for side, label in (("base", "base"), ("tuned", name))
+            for side, label in (("base", base_label(result)), ("tuned", name))
             for t in samples[side].get(task_id, [])
         )
         body = texts or "<p>samples not found</p>"
@@ -184,8 +200,36 @@ def _significant(name: str, result: dict[str, Any], index: int) -> str:
     return f"<h3>{_esc(name)}</h3>{table}{more}{''.join(details)}"
 
 
+def _lost(name: str, result: dict[str, Any]) -> str:
+    """Every problem in region S, significant or not: what the tuned model can no longer reach."""
+    lost = shrinkage_problems(result)
+    k = result["support"]["problem"]["k"]
+    if not lost:
+        return (
+            f"<p>{_esc(name)}: none; every problem the base solves within k = {k} the tuned model solves.</p>"
+        )
+    alpha = result["significance"]["alpha"]
+    shown = lost[:50]
+    rows = []
+    for p in shown:
+        q = p.get("q_value")
+        counts = [p["task_id"], f"{p['c_base']}/{p['n_base']}", f"{p['c_tuned']}/{p['n_tuned']}"]
+        significant = "yes" if q is not None and q < alpha else "no"
+        rows.append(
+            _row(
+                *(_td(c) for c in counts),
+                "<td>–</td>" if q is None else f"<td>{q:.2g}</td>",
+                _td(significant),
+            )
+        )
+    more = f"<p>and {len(lost) - len(shown)} more in compare.json.</p>" if len(lost) > len(shown) else ""
+    table = _table(["task", "base c/n", "tuned c/n", "q", f"q < {alpha}"], rows)
+    return f"<h3>{_esc(name)}: {len(lost)} lost at k = {k}</h3>{table}{more}"
+
+
 def _metadata(results: list[tuple[str, dict[str, Any]]]) -> str:
-    runs = [("base", results[0][1]["runs"]["base"])] + [(n, r["runs"]["tuned"]) for n, r in results]
+    runs = [(base_label(results[0][1]), results[0][1]["runs"]["base"])]
+    runs += [(n, r["runs"]["tuned"]) for n, r in results]
     rows = []
     for name, meta in runs:
         sampling = meta.get("sampling", {})
@@ -211,8 +255,25 @@ padding: 0.5em; font-size: 0.85em; } .sub { color: #666; }
 """
 
 
-def _name(path: Path, meta: dict[str, Any]) -> str:
-    return str(meta.get("model") or path.name)
+_COMPARE_KEYS = (  # the top-level keys of compare.json the report reads
+    "runs", "n", "tasks", "pass_at_k", "avg_at_n", "se_gap", "support", "answer_entropy",
+    "significance", "by_dataset", "support_by_k", "perplexity", "entropy", "problems",
+)  # fmt: skip
+
+
+def _read_compare(path: Path) -> dict[str, Any]:
+    """A compare.json written by `leash compare`, or one line saying what is wrong with it."""
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise LeashError(f"--from {path}: not a readable compare.json ({err})") from err
+    missing = [k for k in _COMPARE_KEYS if not isinstance(result, dict) or k not in result]
+    if missing:
+        raise LeashError(
+            f"--from {path}: an incomplete compare.json (no {', '.join(missing[:4])}"
+            f"{' ...' if len(missing) > 4 else ''}); write it again with `leash compare BASE TUNED --out DIR`"
+        )
+    return dict(result)
 
 
 def build_report(
@@ -227,7 +288,8 @@ def build_report(
     Returns the path of report.html.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise LeashError(f"--out {out}: exists and is not a directory; give a directory for the report")
     results: list[tuple[str, dict[str, Any]]] = []
     missing: list[str] = []
     if compare_dir is not None:
@@ -237,8 +299,8 @@ def build_report(
                 f"--from {compare_dir}: no compare.json there; run `leash compare ... --out DIR` first"
             )
         for f in files:
-            result = json.loads(f.read_text())
-            results.append((str(result["runs"]["tuned"].get("model") or f.stem), result))
+            result = _read_compare(f)
+            results.append((short_name(result["runs"].get("tuned") or {}, f.stem), result))
     else:
         if len(runs) < 2:
             raise LeashError("give a base run and at least one tuned run (or --from COMPARE_DIR)")
@@ -250,23 +312,35 @@ def build_report(
                     raise
                 missing.append(str(err))
                 continue
-            results.append((_name(Path(tuned), result["runs"]["tuned"]), result))
+            results.append((short_name(result["runs"]["tuned"], Path(tuned).name), result))
     names = [n for n, _ in results]
     if len(set(names)) != len(names):  # two tuned runs of one model: tell them apart by path
         results = [(f"{n} ({Path(r['runs']['tuned']['path']).name})", r) for n, r in results]
+    files: dict[str, bytes] = {}  # the figures; everything is rendered before anything is written
+    try:
+        html_text = _render(results, files, missing)
+        md = [
+            render_markdown(r).replace("# leash compare", f"# {n} vs {base_label(r)}") for n, r in results
+        ] or ["# leash report\n\n" + "\n".join(f"- {m}" for m in missing)]
+    except (KeyError, TypeError, IndexError, AttributeError) as err:
+        if compare_dir is None:
+            raise
+        raise LeashError(
+            f"--from {compare_dir}: compare.json lacks what the report needs ({type(err).__name__}: "
+            f"{err}); write it again with `leash compare BASE TUNED --out DIR`"
+        ) from err
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (out / name).write_bytes(data)
     for i, (_, result) in enumerate(results):
         filename = "compare.json" if len(results) == 1 else f"compare-{i + 1}.json"
         (out / filename).write_text(json.dumps(result, indent=1) + "\n")
-    html_text = _render(results, out, missing)
     (out / "report.html").write_text(html_text)
-    md = [render_markdown(r).replace("# leash compare", f"# {n} vs base") for n, r in results] or [
-        "# leash report\n\n" + "\n".join(f"- {m}" for m in missing)
-    ]
     (out / "report.md").write_text("\n\n".join(md))
     return out / "report.html"
 
 
-def _render(results: list[tuple[str, dict[str, Any]]], out: Path, missing: list[str]) -> str:
+def _render(results: list[tuple[str, dict[str, Any]]], out: dict[str, bytes], missing: list[str]) -> str:
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<title>leash report</title>",
@@ -280,7 +354,7 @@ def _render(results: list[tuple[str, dict[str, Any]]], out: Path, missing: list[
         return "".join(parts)
     base = results[0][1]
     parts.append(
-        f"<p class='sub'>base <b>{_esc(base['runs']['base'].get('model'))}</b> vs "
+        f"<p class='sub'>base <b>{_esc(_base_name(base))}</b> vs "
         + ", ".join(f"<b>{_esc(n)}</b>" for n, _ in results)
         + f" · {base['tasks']['compared']} problems · n = {_esc(base['n']['base'])} / "
         + ", ".join(_esc(r["n"]["tuned"]) for _, r in results)
@@ -333,6 +407,11 @@ def _render(results: list[tuple[str, dict[str, Any]]], out: Path, missing: list[
         "Benjamini–Hochberg across problems.</p>"
     )
     parts += [_significant(n, r, i) for i, (n, r) in enumerate(results)]
+    parts.append(
+        "<h2>Problems the tuned model lost</h2><p>Shrinkage (region S): the base solves the problem "
+        "within the budget k, the tuned model does not; listed whether or not the change is significant.</p>"
+    )
+    parts += [_lost(n, r) for n, r in results]
     parts.append("<h2>Runs</h2>" + _metadata(results))
     parts.append("</body></html>")
     return "\n".join(parts)

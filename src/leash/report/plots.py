@@ -7,15 +7,16 @@ returns the PNG bytes for inlining.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
+from leash.compare.markdown import base_label, fmt_count
 from leash.errors import LeashError
 
 __all__ = ["pass_at_k_figure", "region_bars_figure", "regions_by_k_figure", "save"]
 
 COLORS = ["#1f4e79", "#c0392b", "#27ae60", "#8e44ad", "#d35400", "#16a085"]
 REGION_COLORS = {"P": "#4c72b0", "S": "#c44e52", "E": "#55a868", "O": "#8c8c8c"}
+REGION_NAMES = {"P": "preservation", "S": "shrinkage", "E": "expansion", "O": "out of support"}
 
 
 def _plt() -> Any:
@@ -50,13 +51,19 @@ def pass_at_k_figure(
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.2, 3.6), dpi=110)
     first = results[0][1] if dataset is None else results[0][1]["by_dataset"][dataset]
-    _curve(ax, first["pass_at_k"], "base", "base", COLORS[0])
+    _curve(ax, first["pass_at_k"], "base", base_label(results[0][1]), COLORS[0])
     for i, (name, result) in enumerate(results):
         block = result if dataset is None else result["by_dataset"][dataset]
         _curve(ax, block["pass_at_k"], "tuned", name, COLORS[(i + 1) % len(COLORS)])
         crossing = block["pass_at_k"].get("crossover_k")
         if crossing is not None:
-            ax.axvline(crossing, color=COLORS[(i + 1) % len(COLORS)], linestyle=":", linewidth=1)
+            color = COLORS[(i + 1) % len(COLORS)]
+            label = f"base overtakes {name} at k = {crossing:g}"
+            ax.axvline(crossing, color=color, linestyle=":", linewidth=1.2, label=label)
+            ax.annotate(
+                f"k = {crossing:g}", (crossing, 1.0), xytext=(3, -3), textcoords="offset points",
+                color=color, fontsize=7, rotation=90, va="top",
+            )  # fmt: skip
     ax.set_xscale("log", base=2)
     ax.set_xlabel("k (samples)")
     ax.set_ylabel("pass@k")
@@ -68,27 +75,37 @@ def pass_at_k_figure(
     return fig
 
 
+_GRAINS = {"problem": "problems", "answer": "distinct correct answers"}
+
+
 def region_bars_figure(results: list[tuple[str, dict[str, Any]]]) -> Any:
-    """Stacked P/S/E/O counts per tuned run, problem and answer grain side by side."""
+    """Stacked P/S/E/O counts per tuned run: one panel per grain, each on its own axis (a problem
+    and a distinct correct answer are different units), each bar labelled with its counts."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.2, 0.9 + 0.7 * len(results) * 2), dpi=110)
-    labels, rows = [], []
-    for name, result in results:
-        for grain in ("problem", "answer"):
-            block = result["support"].get(grain)
-            if block is not None:
-                labels.append(f"{name} · {grain}")
-                rows.append([block[r] for r in "PSEO"])
-    for y, counts in enumerate(rows):
-        left = 0.0
-        for region, value in zip("PSEO", counts, strict=True):
-            ax.barh(y, value, left=left, color=REGION_COLORS[region], label=region if y == 0 else None)
-            left += value
-    ax.set_yticks(range(len(labels)), labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("problems (answer grain: distinct correct answers)")
-    ax.legend(ncol=4, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
-    fig.tight_layout()
+    grains = [g for g in _GRAINS if any(r["support"].get(g) is not None for _, r in results)]
+    fig, axes = plt.subplots(
+        1, len(grains), figsize=(5.0 * len(grains), 1.3 + 0.55 * len(results)), dpi=110, squeeze=False
+    )
+    for ax, grain in zip(axes[0], grains, strict=True):
+        names = [name for name, r in results if r["support"].get(grain) is not None]
+        for y, (_, result) in enumerate((n, r) for n, r in results if r["support"].get(grain) is not None):
+            block = result["support"][grain]
+            left = 0.0
+            for region in "PSEO":
+                value = float(block[region])
+                ax.barh(y, value, left=left, color=REGION_COLORS[region])
+                if value > 0:
+                    ax.text(left + value / 2, y, fmt_count(value), ha="center", va="center", fontsize=7,
+                            color="white")  # fmt: skip
+                left += value
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel(_GRAINS[grain])
+        ax.set_title(f"{grain} grain", fontsize=9)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=REGION_COLORS[r]) for r in "PSEO"]
+    fig.legend(handles, [f"{r} {REGION_NAMES[r]}" for r in "PSEO"], ncol=4, fontsize=8, loc="upper center",
+               frameon=False)  # fmt: skip
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     return fig
 
 
@@ -112,13 +129,12 @@ def regions_by_k_figure(results: list[tuple[str, dict[str, Any]]]) -> Any:
     return fig
 
 
-def save(fig: Any, out_dir: Path, name: str) -> bytes:
-    """Write name.png and name.svg; return the PNG bytes."""
+def save(fig: Any, files: dict[str, bytes], name: str) -> bytes:
+    """Put name.png and name.svg into `files` (written once the whole report rendered); return the PNG."""
     plt = _plt()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    png = buffer.getvalue()
-    (out_dir / f"{name}.png").write_bytes(png)
-    fig.savefig(out_dir / f"{name}.svg", format="svg")
+    for fmt in ("png", "svg"):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt)
+        files[f"{name}.{fmt}"] = buffer.getvalue()
     plt.close(fig)
-    return png
+    return files[f"{name}.png"]

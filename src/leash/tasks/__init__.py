@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from leash.errors import LeashError
 from leash.tasks.files import read_task_file, task_row
 from leash.tasks.sources import SOURCES, Columns, Task, load_tasks, parse_spec, register_source
 
@@ -16,6 +17,7 @@ __all__ = [
     "SOURCES",
     "Columns",
     "Task",
+    "check_output_file",
     "load_tasks",
     "parse_spec",
     "read_task_file",
@@ -25,9 +27,19 @@ __all__ = [
 ]
 
 
+def check_output_file(path: str | Path, flag: str) -> Path:
+    """The path a command may write a file to: not a directory, in a folder that exists."""
+    out = Path(path)
+    if out.is_dir():
+        raise LeashError(f"{flag} {out}: is a directory; give a file path, e.g. {out / 'tasks.jsonl'}")
+    if not out.parent.is_dir():
+        raise LeashError(f"{flag} {out}: the folder {out.parent} does not exist; create it first")
+    return out
+
+
 def write_task_file(tasks: list[Task], path: str | Path) -> Path:
     """Write tasks as JSONL (task_id, prompt, verifier, dataset, reference, system, meta fields)."""
-    out = Path(path)
+    out = check_output_file(path, "--out")
     tmp = out.with_name(f".{out.name}.partial")
     with open(tmp, "w", encoding="utf-8") as handle:
         for t in tasks:

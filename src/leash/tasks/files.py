@@ -20,7 +20,7 @@ from leash.errors import LeashError
 from leash.jsonl import read_jsonl
 from leash.store import TASKS
 
-__all__ = ["read_task_file", "task_row"]
+__all__ = ["check_verifier", "read_task_file", "task_row"]
 
 _KNOWN = {"task_id", "prompt", "answer", "verifier", "dataset", "reference"}
 
@@ -43,6 +43,19 @@ def task_row(
         "verifier": verifier,
         "meta": json.dumps(meta or {}, sort_keys=True),
     }
+
+
+def check_verifier(name: str | None, where: str) -> None:
+    """Refuse a verifier name nothing is registered under; None (chosen at grade time) passes."""
+    if name is None:
+        return
+    from leash.grading import VERIFIERS  # registers the built-in verifiers
+
+    if name not in VERIFIERS:
+        raise LeashError(
+            f"{where}: unknown verifier {name!r}; use one of {', '.join(sorted(VERIFIERS))}, "
+            "or leave it out and pass `leash grade --verifier NAME`"
+        )
 
 
 def _as_id(value: Any, where: str) -> str:
@@ -72,6 +85,7 @@ def read_task_file(path: str | Path) -> pa.Table:
         for field in ("prompt", "verifier", "dataset"):
             if obj.get(field) is not None and not isinstance(obj[field], str):
                 raise LeashError(f"{where}: '{field}' must be a string, got {type(obj[field]).__name__}")
+        check_verifier(obj.get("verifier"), where)
         rows.append(
             task_row(
                 task_id,

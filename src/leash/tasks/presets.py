@@ -138,7 +138,7 @@ def load_preset(name: str, params: dict[str, Any]) -> list[Task]:
         )
     preset = PRESETS[name]
     rows = load_hf_rows(
-        preset.hub, str(params.get("split", preset.split)), params.get("config", preset.config)
+        preset.hub, str(params.get("split", preset.split)), params.get("config", preset.config), spec=name
     )
     try:
         return [preset.to_task(i, row) for i, row in enumerate(rows)]

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from leash.errors import LeashError
 from leash.jsonl import read_jsonl, require_file
-from leash.tasks.files import task_row
+from leash.tasks.files import check_verifier, task_row
 
 __all__ = [
     "SOURCES",
@@ -105,7 +107,12 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
 
 
 def load_tasks(spec: str, columns: Columns | None = None, limit: int | None = None) -> list[Task]:
-    """Resolve a spec string to its tasks (the first `limit` when given)."""
+    """Resolve a spec string to its tasks: the first `limit` of them, all when `limit` is None or 0.
+
+    Every verifier a task names must be registered (refused here, not later at grade time).
+    """
+    if limit is not None and limit < 0:
+        raise LeashError(f"--limit {limit}: must be a count of tasks, >= 1 (or 0 for all of them)")
     kind, body, params = parse_spec(spec)
     if kind == "preset":
         from leash.tasks.presets import load_preset
@@ -125,6 +132,9 @@ def load_tasks(spec: str, columns: Columns | None = None, limit: int | None = No
     ids = [t.task_id for t in tasks]
     if len(set(ids)) != len(ids):
         raise LeashError(f"{spec}: task ids are not unique; choose an id column with --id-col")
+    for name in dict.fromkeys(t.verifier for t in tasks):
+        first = next(t.task_id for t in tasks if t.verifier == name)
+        check_verifier(name, f"{spec}: task {first!r}")
     return tasks[:limit] if limit else tasks
 
 
@@ -241,20 +251,83 @@ def file_tasks(body: str, params: dict[str, Any], columns: Columns) -> list[Task
 # --- Hugging Face datasets ------------------------------------------------------------------
 
 
-def load_hf_rows(name: str, split: str, config: str | None = None) -> list[dict[str, Any]]:
-    """Rows of a hub dataset through `datasets`; offline or missing -> one clear line."""
+HUB_PROBE_SECONDS = 2.0  # how long to wait for a TCP connection to the hub before calling it unreachable
+
+
+def hub_unreachable(timeout: float = HUB_PROBE_SECONDS) -> str | None:
+    """Why the hub cannot be reached (a short TCP connect to HF_ENDPOINT), or None if it can.
+
+    `datasets` retries an unreachable hub for ~24 s before it fails; this answers in at most
+    `timeout` seconds. Behind an HTTPS proxy the hub is not dialled directly, so no probe is made.
+    """
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = (
+        endpoint.hostname or "huggingface.co",
+        endpoint.port or (80 if endpoint.scheme == "http" else 443),
+    )
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as err:
+        return f"the hub {host}:{port} is unreachable: {err.strerror or err}"
+    return None
+
+
+def _offline_env() -> bool:
+    return any(
+        os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE")
+        for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+@contextmanager
+def _offline_mode(datasets: Any) -> Iterator[None]:
+    """huggingface_hub and datasets in offline mode for one load: a cached copy still loads, and
+    nothing waits on the network. Both libraries read the flag from a module constant."""
+    import huggingface_hub.constants as hub_constants
+
+    saved = (
+        hub_constants.HF_HUB_OFFLINE,
+        datasets.config.HF_HUB_OFFLINE,
+        datasets.config.HF_DATASETS_OFFLINE,
+    )
+    hub_constants.HF_HUB_OFFLINE = datasets.config.HF_HUB_OFFLINE = datasets.config.HF_DATASETS_OFFLINE = True
+    try:
+        yield
+    finally:
+        hub_constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE, datasets.config.HF_DATASETS_OFFLINE = (
+            saved
+        )
+
+
+def load_hf_rows(
+    name: str, split: str, config: str | None = None, spec: str | None = None
+) -> list[dict[str, Any]]:
+    """Rows of a hub dataset through `datasets`; offline, unreachable or missing -> one clear line.
+
+    An unreachable hub is found in ~2 s (`hub_unreachable`); the load then runs in offline mode,
+    so a dataset already in the local cache still loads.
+    """
     try:
         import datasets
     except ImportError as err:
         raise LeashError("hf: tasks need the datasets library: pip install datasets") from err
+    unreachable = None if _offline_env() else hub_unreachable()
     try:
-        data = datasets.load_dataset(name, config, split=split)
+        with _offline_mode(datasets) if unreachable else nullcontext():
+            data = datasets.load_dataset(name, config, split=split)
     except Exception as err:  # network, auth and missing-split errors come in many types
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or "offline" in str(err).lower()
-        why = "offline (HF_HUB_OFFLINE=1)" if offline else str(err).splitlines()[0][:200]
+        if unreachable:
+            why = f"{unreachable}, and no copy is in the local cache"
+        elif _offline_env() or "offline" in str(err).lower():
+            why = "offline (HF_HUB_OFFLINE=1), and no copy is in the local cache"
+        else:
+            why = str(err).splitlines()[0][:200]
+        spec = spec or f"hf:{name}?split={split}" + (f"&config={config}" if config else "")
         raise LeashError(
             f"hf:{name} split {split!r}: cannot load ({why}); on a machine with the network run "
-            f"`leash tasks hf:{name}?split={split} --out tasks.jsonl` and use file:tasks.jsonl"
+            f"`leash tasks {spec} --out tasks.jsonl` and use file:tasks.jsonl"
         ) from err
     return [dict(row) for row in data]
 
