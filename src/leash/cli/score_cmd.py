@@ -11,6 +11,7 @@ from leash.cli.errors import user_errors
 from leash.cli.progress import progress_bar
 from leash.errors import LeashError
 from leash.scoring import score_run
+from leash.store import open_run
 
 
 @user_errors
@@ -62,4 +63,29 @@ def score_command(
     console.print(
         f"scored {summary.scored} completions ({summary.tokens} tokens, {rate:.0f} tok/s) into "
         f"{summary.run}/scores/{summary.scorer}" + (f"; {'; '.join(notes)}" if notes else "")
+    )
+    why = token_count_note(summary.run, summary.scorer)
+    if why:
+        console.print(why)
+
+
+def token_count_note(run_dir: Path, scorer: str) -> str | None:
+    """Why this scorer's token count differs from `leash sample`'s for the same completions, or None.
+
+    sample's n_tokens counts what the model generated: the EOS token that ended a completion, a
+    stop string cut from the text, special tokens the decoder drops. score's n_tokens counts the
+    tokens of the stored text, re-tokenised on its own, the prompt apart (docs/score.md).
+    """
+    con = open_run(run_dir).connect()
+    generated, text, ended = con.execute(
+        "select sum(s.n_tokens), sum(c.n_tokens), count(*) filter (where s.finish_reason = 'stop') "
+        "from samples s join scores c using (task_id, sample_idx) where c.scorer = ?",
+        [scorer],
+    ).fetchall()[0]
+    if generated is None or text is None or generated == text:
+        return None
+    return (
+        f"note: these completions hold {text} tokens of text; `leash sample` counted {generated} tokens "
+        f"generated, which include the end-of-sequence token of the {ended} that stopped, any stop "
+        "string and any special token left out of the stored text (see docs/score.md)"
     )

@@ -400,6 +400,11 @@ def _render(results: list[tuple[str, dict[str, Any]]], out: dict[str, bytes], mi
         "<p>P preservation, S shrinkage, E expansion, O out of support; SRR = P/(P+S), NDR = E/(P+E), "
         "SDS = their harmonic mean, NSCR = (E−S)/(P+E+S); ε = −ln ζ / k.</p>"
     )
+    parts.append(
+        "<h2>Problems the tuned model lost</h2><p>Shrinkage (region S): the base solves the problem "
+        "within the budget k, the tuned model does not; listed whether or not the change is significant.</p>"
+    )
+    parts += [_lost(n, r) for n, r in results]
     parts.append("<h2>Entropy</h2>" + _entropy_tables(results))
     parts.append("<h2>Perplexity by region</h2>" + _perplexity_tables(results))
     parts.append(
@@ -407,11 +412,6 @@ def _render(results: list[tuple[str, dict[str, Any]]], out: dict[str, bytes], mi
         "Benjamini–Hochberg across problems.</p>"
     )
     parts += [_significant(n, r, i) for i, (n, r) in enumerate(results)]
-    parts.append(
-        "<h2>Problems the tuned model lost</h2><p>Shrinkage (region S): the base solves the problem "
-        "within the budget k, the tuned model does not; listed whether or not the change is significant.</p>"
-    )
-    parts += [_lost(n, r) for n, r in results]
     parts.append("<h2>Runs</h2>" + _metadata(results))
     parts.append("</body></html>")
     return "\n".join(parts)
