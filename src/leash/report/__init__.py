@@ -268,6 +268,11 @@ def _read_compare(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise LeashError(f"--from {path}: not a readable compare.json ({err})") from err
     missing = [k for k in _COMPARE_KEYS if not isinstance(result, dict) or k not in result]
+    runs = result.get("runs") if isinstance(result, dict) else None
+    if not missing and not (
+        isinstance(runs, dict) and all(isinstance(runs.get(s), dict) for s in ("base", "tuned"))
+    ):
+        missing = ["runs.base", "runs.tuned"]
     if missing:
         raise LeashError(
             f"--from {path}: an incomplete compare.json (no {', '.join(missing[:4])}"
@@ -293,12 +298,12 @@ def build_report(
     results: list[tuple[str, dict[str, Any]]] = []
     missing: list[str] = []
     if compare_dir is not None:
-        files = sorted(Path(compare_dir).glob("compare*.json"))
-        if not files:
+        found = sorted(Path(compare_dir).glob("compare*.json"))
+        if not found:
             raise LeashError(
                 f"--from {compare_dir}: no compare.json there; run `leash compare ... --out DIR` first"
             )
-        for f in files:
+        for f in found:
             result = _read_compare(f)
             results.append((short_name(result["runs"].get("tuned") or {}, f.stem), result))
     else:
