@@ -66,7 +66,7 @@ def compare_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
     alpha: float = typer.Option(0.05, "--alpha", help="False discovery rate for significant changes."),
 ) -> None:
-    """Compare a base run with a tuned run: pass@k at every k, support dynamics, answer entropy.
+    """Base run vs tuned run: pass@k at every k, support dynamics, answer entropy.
 
     Writes compare.json (every number) and compare.md (the headline) into --out.
     """

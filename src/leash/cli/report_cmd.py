@@ -26,7 +26,7 @@ def report_command(
     intersect: bool = typer.Option(False, "--intersect", help="Compare only the tasks the runs share."),
     grader: str | None = typer.Option(None, "--grader", help="Which grades/<grader>/ to use."),
 ) -> None:
-    """Write report.html (self-contained, opens offline), report.md, the figures and compare.json."""
+    """Write report.html (offline, self-contained), report.md, the figures and compare.json."""
     options = {"k": k, "intersect": intersect, "grader": grader}
     path = build_report([str(r) for r in runs or []], out, compare_dir=from_dir, compare_options=options)
     Console(soft_wrap=True).print(f"wrote {path} (open it in a browser; it needs no network)")

@@ -28,7 +28,7 @@ def score_command(
     device: str | None = typer.Option(None, "--device", help="cpu, cuda, ... (default: cuda if present)."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16, float16."),
 ) -> None:
-    """Score every completion not yet scored by the model: logprob_sum, n_tokens, token_entropy_mean.
+    """Log-probs, token counts, token entropy under a model, of every completion not yet scored.
 
     Writes scores/<model>/; `leash compare` turns them into perplexity and entropy tables.
     """
