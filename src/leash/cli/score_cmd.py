@@ -28,9 +28,10 @@ def score_command(
     device: str | None = typer.Option(None, "--device", help="cpu, cuda, ... (default: cuda if present)."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16, float16."),
 ) -> None:
-    """Log-probs, token counts, token entropy under a model, of every completion not yet scored.
+    """Log-probs, token counts and token entropy of every completion under a model.
 
-    Writes scores/<model>/; `leash compare` turns them into perplexity and entropy tables.
+    Scores only the completions not yet scored by this model, into scores/<model>/; `leash compare`
+    turns them into perplexity and entropy tables.
     """
     if backend != "hf":
         raise LeashError(
