@@ -137,7 +137,8 @@ def lm_eval_samples(tmp_path_factory, tiny_model):
     root = tmp_path_factory.mktemp("lm_eval")
     letters = "etaoinshrdlucmfwypvbgkqjxz"
     data = write_jsonl(
-        root / "letters.jsonl", [{"question": f"Say a letter {i}:", "answer": letters[i]} for i in range(DOCS)]
+        root / "letters.jsonl",
+        [{"question": f"Say a letter {i}:", "answer": letters[i]} for i in range(DOCS)],
     )
     (root / "tasks").mkdir()
     (root / "tasks" / "letters.yaml").write_text(TASK_YAML.format(data=data))
@@ -171,16 +172,22 @@ def by_hand(text, target):
 
 
 @pytest.mark.parametrize("filter_name", ["first-letter", "maj"])
-def test_real_lm_eval_repeats_graded_per_repeat_with_the_tasks_own_rule(lm_eval_samples, tmp_path, filter_name):
+def test_real_lm_eval_repeats_graded_per_repeat_with_the_tasks_own_rule(
+    lm_eval_samples, tmp_path, filter_name
+):
     lines = [json.loads(x) for x in lm_eval_samples.read_text().splitlines()]
     lines = [x for x in lines if x["filter"] == filter_name]
     assert len(lines) == DOCS and all(len(x["resps"][0]) == 8 for x in lines)
     run_dir = tmp_path / "run"
-    summary = import_generations(lm_eval_samples, run_dir, "lm-eval", options=ImportOptions(filter=filter_name))
+    summary = import_generations(
+        lm_eval_samples, run_dir, "lm-eval", options=ImportOptions(filter=filter_name)
+    )
     # lm-eval logs one exact_match per document for its 8 repeats: no per-sample grade is invented.
     assert (summary.samples_added, summary.grades_added) == (DOCS * 8, 0)
     reducers = "take_first" if filter_name == "first-letter" else "majority_vote, take_first"
-    assert any(f"filter {filter_name!r} regex (without {reducers}), then exact_match" in n for n in summary.notes)
+    assert any(
+        f"filter {filter_name!r} regex (without {reducers}), then exact_match" in n for n in summary.notes
+    )
 
     graded = grade_run(run_dir, workers=2)  # no --verifier: the tasks name lm-eval's rule
     assert graded.graded == DOCS * 8 and set(graded.by_verifier) == {"lm-eval"}

@@ -59,14 +59,22 @@ def _metric(config: dict[str, Any], wanted: str | None) -> tuple[str, dict[str, 
     if _is_python(name) or not isinstance(name, str):
         return "<function>", kwargs, "the task scores with its own Python metric function"
     if name in CODE_METRICS or "code" in name:
-        return name, kwargs, (
-            f"lm-eval metric {name!r} executes the model's code; leash runs code only in its sandbox: "
-            "grade with `--verifier code` (the reference then needs the unit tests)"
+        return (
+            name,
+            kwargs,
+            (
+                f"lm-eval metric {name!r} executes the model's code; leash runs code only in its sandbox: "
+                "grade with `--verifier code` (the reference then needs the unit tests)"
+            ),
         )
     if entry.get("hf_evaluate") or name not in METRICS:
-        return name, kwargs, (
-            f"lm-eval metric {name!r} is not graded per repeat (supported: {', '.join(sorted(METRICS))}); "
-            "pass --verifier"
+        return (
+            name,
+            kwargs,
+            (
+                f"lm-eval metric {name!r} is not graded per repeat "
+                f"(supported: {', '.join(sorted(METRICS))}); pass --verifier"
+            ),
         )
     if any(_is_python(v) for v in kwargs.values()):
         return name, kwargs, f"metric {name!r} takes a Python function argument"
@@ -104,7 +112,9 @@ def rule_from_config(config: dict[str, Any], filter_name: str, metric: str | Non
     chosen = next((f for f in filters if f.get("name") == filter_name), None)
     if chosen is None:
         names = [f.get("name") for f in filters]
-        rule["problem"] = rule["problem"] or f"filter {filter_name!r} is not in the task's filter_list {names}"
+        rule["problem"] = (
+            rule["problem"] or f"filter {filter_name!r} is not in the task's filter_list {names}"
+        )
         return rule
     for step in chosen.get("filter") or []:
         function = step.get("function")
@@ -129,7 +139,7 @@ def score_repeat(job: dict[str, Any]) -> dict[str, Any]:
     {"answer": the filtered answer, "score": the metric's value, "fallback": it is a
     regex step's fallback (no match)}.
     """
-    import lm_eval.api.metrics  # noqa: F401  (fills the metric registry)
+    import lm_eval.api.metrics  # fills the metric registry
     import lm_eval.filters  # noqa: F401  (fills the filter registry)
     from lm_eval.api.registry import get_filter, get_metric
 
