@@ -215,3 +215,48 @@ def test_without_results_json_the_note_says_what_is_missing(lm_eval_samples, tmp
     assert any("no results_*.json with this task's config beside" in n for n in summary.notes)
     with pytest.raises(LeashError, match="names no verifier"):
         grade_run(tmp_path / "run")
+
+
+def results_json(path, stamp, metric="exact_match"):
+    """A results file beside the samples, with the task config lm-eval stores in it."""
+    config = {
+        "task": "gsm8k", "output_type": "generate_until", "repeats": 3,
+        "filter_list": [{"name": "strict-match", "filter": [
+            {"function": "regex", "regex_pattern": r"#### (\-?[0-9\.\,]+)"}, {"function": "take_first"}]}],
+        "metric_list": [{"metric": metric, "aggregation": "mean", "higher_is_better": True}],
+    }  # fmt: skip
+    (path / f"results_{stamp}.json").write_text(json.dumps({"configs": {"gsm8k": config}}))
+
+
+def test_the_rule_comes_from_the_results_file_with_the_same_timestamp(tmp_path):
+    stamp = "2025-01-02T03-04-05.678901"
+    results_json(tmp_path, stamp)
+    rows = [line(0, ["so #### 4", "#### 5", "nothing"], ["4"], 0.0)]
+    src = write_jsonl(tmp_path / f"samples_gsm8k_{stamp}.jsonl", rows)
+    import_generations(src, tmp_path / "run", "lm-eval")
+    summary = grade_run(tmp_path / "run")
+    rows = sorted(
+        open_run(tmp_path / "run").read("grades/lm-eval").to_pylist(), key=lambda r: r["sample_idx"]
+    )
+    assert [(r["correct"], r["answer"], r["status"]) for r in rows] == [
+        (True, "4", "ok"), (False, "5", "ok"), (False, None, "no_answer"),
+    ]  # fmt: skip
+    assert summary.correct == 1
+
+
+def test_a_metric_that_runs_code_is_refused_in_one_line(tmp_path):
+    stamp = "2025-01-02T03-04-05.678901"
+    results_json(tmp_path, stamp, metric="code_eval")
+    src = write_jsonl(tmp_path / f"samples_gsm8k_{stamp}.jsonl", [line(0, ["a", "b"], ["x"], 0.0)])
+    summary = import_generations(src, tmp_path / "run", "lm-eval")
+    assert any("executes the model's code" in n for n in summary.notes)
+    proc = subprocess.run(
+        [sys.executable, "-m", "leash", "grade", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "metric 'code_eval' executes the model's code; leash runs code only in its sandbox" in lines[0]
+    assert not open_run(tmp_path / "run").shards("grades/lm-eval")
