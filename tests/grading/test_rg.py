@@ -2,6 +2,8 @@
 
 import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -153,3 +155,20 @@ def test_a_scorer_that_raises_is_an_error_verdict(rg_verifier):
     assert not verdict.correct and verdict.status in ("error", "ok")
     (missing,) = rg_verifier.grade([GradeItem("x", "<answer>1</answer>", None)])
     assert missing.status == "error"
+
+
+def test_leash_tasks_refuses_a_bad_value_in_one_line_and_warns_on_a_quirky_dataset():
+    def leash(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "leash", *args], capture_output=True, text=True, timeout=120
+        )
+
+    bad = leash("tasks", "rg:leg_counting?size=abc")
+    lines = [x for x in bad.stderr.splitlines() if x.strip()]
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and len(lines) == 1, bad.stderr
+    assert "size='abc' is not valid; expected an integer" in lines[0]
+    quirky = leash("tasks", "rg:boxnet?size=1", "--show", "0")
+    assert quirky.returncode == 0, quirky.stderr
+    assert "warning: reasoning-gym boxnet: its entries have no single gold answer" in " ".join(
+        quirky.stderr.split()
+    )
