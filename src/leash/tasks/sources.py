@@ -158,7 +158,7 @@ def _expected(annotation: Any) -> tuple[str, Callable[[Any], bool], Callable[[An
         bool: ("true or false", lambda v: isinstance(v, bool), bool),
         int: ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool), int),
         float: ("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool), float),
-        str: ("text", lambda v: True, str),
+        str: ("text", lambda v: True, lambda v: str(v).lower() if isinstance(v, bool) else str(v)),
     }
     return simple.get(annotation)
 
