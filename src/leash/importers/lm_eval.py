@@ -20,13 +20,14 @@ plain `leash grade RUN` grades every repeat the way the task does.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 from leash.errors import LeashError
-from leash.grading.lm_eval import rule_from_config
+from leash.grading.lm_eval import INSTALL, rule_from_config
 from leash.importers.registry import Generations, ImportOptions, is_binary, register_format
 from leash.jsonl import read_jsonl
 from leash.tasks.files import task_row
@@ -197,9 +198,10 @@ def _rule_note(rule: dict[str, Any] | None, config_path: Path | None, path: Path
         return f"{config_path.name if config_path else 'results'}: {rule['problem']}"
     steps = " -> ".join(f for f, _ in rule["steps"]) or "the raw completion"
     dropped = f" (without {', '.join(rule['dropped'])})" if rule["dropped"] else ""
+    missing = "" if importlib.util.find_spec("lm_eval") else f"; {INSTALL}"
     return (
         f"`leash grade` applies the task's rule from {config_path.name if config_path else 'results'} "
-        f"to each repeat: filter {rule['filter']!r} {steps}{dropped}, then {rule['metric']}"
+        f"to each repeat: filter {rule['filter']!r} {steps}{dropped}, then {rule['metric']}{missing}"
     )
 
 
