@@ -50,35 +50,31 @@ def _is_python(value: Any) -> bool:
     return isinstance(value, str) and ("\n" in value or value.startswith(("def ", "<function", "lambda")))
 
 
+def _metric_problem(name: Any, entry: dict[str, Any], kwargs: dict[str, Any]) -> str | None:
+    """Why leash will not run this metric entry, or None."""
+    if not isinstance(name, str) or _is_python(name):
+        return "the task scores with its own Python metric function; pass --verifier"
+    if name in CODE_METRICS or "code" in name:
+        return (
+            f"lm-eval metric {name!r} executes the model's code; leash runs code only in its sandbox: "
+            "grade with `--verifier code` (the reference then needs the unit tests)"
+        )
+    if entry.get("hf_evaluate") or name not in METRICS:
+        supported = ", ".join(sorted(METRICS))
+        return f"lm-eval metric {name!r} is not graded per repeat (supported: {supported}); pass --verifier"
+    if any(_is_python(v) for v in kwargs.values()):
+        return f"metric {name!r} takes a Python function argument; pass --verifier"
+    return None
+
+
 def _metric(config: dict[str, Any], wanted: str | None) -> tuple[str, dict[str, Any], str | None]:
     """(name, kwargs, problem) of the metric to grade with: `wanted` when the task lists it."""
     listed = config.get("metric_list") or [{"metric": "exact_match"}]  # lm-eval's generate_until default
     entry = next((m for m in listed if m.get("metric") == wanted), listed[0])
     name = entry.get("metric")
     kwargs = {k: v for k, v in entry.items() if k not in _METRIC_KEYS}
-    if _is_python(name) or not isinstance(name, str):
-        return "<function>", kwargs, "the task scores with its own Python metric function"
-    if name in CODE_METRICS or "code" in name:
-        return (
-            name,
-            kwargs,
-            (
-                f"lm-eval metric {name!r} executes the model's code; leash runs code only in its sandbox: "
-                "grade with `--verifier code` (the reference then needs the unit tests)"
-            ),
-        )
-    if entry.get("hf_evaluate") or name not in METRICS:
-        return (
-            name,
-            kwargs,
-            (
-                f"lm-eval metric {name!r} is not graded per repeat "
-                f"(supported: {', '.join(sorted(METRICS))}); pass --verifier"
-            ),
-        )
-    if any(_is_python(v) for v in kwargs.values()):
-        return name, kwargs, f"metric {name!r} takes a Python function argument"
-    return name, kwargs, None
+    problem = _metric_problem(name, entry, kwargs)
+    return (name if isinstance(name, str) and not _is_python(name) else "<function>"), kwargs, problem
 
 
 def rule_from_config(config: dict[str, Any], filter_name: str, metric: str | None = None) -> dict[str, Any]:
