@@ -51,7 +51,7 @@ def test_override_and_errors(tmp_path):
     assert grade_run(run, "exact").correct == 1
     with pytest.raises(
         LeashError,
-        match="unknown verifier 'nope'; choose one of: arith, choice, code, exact, math, regex, rg",
+        match="unknown verifier 'nope'; choose one of: arith, choice, code, exact, lm-eval, math, regex, rg",
     ):
         grade_run(run, "nope")
     write_jsonl(tmp_path / "bare.jsonl", [{"task_id": "z", "completion": "x"}])

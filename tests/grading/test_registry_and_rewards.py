@@ -6,6 +6,7 @@ import pytest
 import reasoning_gym
 
 from leash.grading import VERIFIERS, GradeItem, get_verifier
+from leash.grading.lm_eval import rule_from_config
 from leash.rewards import compute_score, reward_function
 
 entry = json.loads(json.dumps(reasoning_gym.create_dataset("leg_counting", size=1, seed=0)[0], default=str))
@@ -17,6 +18,26 @@ GOLD = {
     "rg": ({"rg_dataset": "leg_counting", "entry": entry}, f"<answer>{entry['answer']}</answer>"),
     "code": ({"tests": ["assert sq(3) == 9"]}, "```python\ndef sq(x):\n    return x * x\n```"),
     "arith": ({"numbers": [3, 4, 5], "target": 17}, "3*4+5\n"),
+    "lm-eval": (
+        {
+            "answer": "k",
+            "lm_eval": rule_from_config(
+                {
+                    "filter_list": [
+                        {
+                            "name": "f",
+                            "filter": [
+                                {"function": "regex", "regex_pattern": "([a-z])"},
+                                {"function": "take_first"},
+                            ],
+                        }
+                    ]
+                },
+                "f",
+            ),
+        },
+        "K? k!",
+    ),
 }
 
 

@@ -5,6 +5,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from leash.errors import LeashError
+from leash.grading import grade_run
 from leash.importers import import_generations
 from leash.store import open_run
 
@@ -53,3 +54,33 @@ def test_not_a_details_file(tmp_path):
     (tmp_path / "y.parquet").write_text("not parquet")
     with pytest.raises(LeashError, match="not a readable Parquet file"):
         import_generations(tmp_path / "y.parquet", tmp_path / "run", "lighteval")
+
+
+def test_sampling_metrics_log_one_value_for_n_completions_so_nothing_is_graded(tmp_path):
+    # lighteval >= 0.10 with n = 4: `pass@k` / `avg@n` score each completion inside the metric and
+    # store one value per document (lighteval's DetailsLogger.Detail.metric), as written here.
+    rows = [
+        {"doc": {"query": "1+1?", "choices": ["2"], "gold_index": 0, "id": "0"},
+         "model_response": {"text": ["\\boxed{2}", "\\boxed{3}", "\\boxed{2}", "no idea"]},
+         "metric": {"pass@k:k=1&n=4": 0.5, "avg@n:n=4": 0.5}},
+        {"doc": {"query": "2+2?", "choices": ["4"], "gold_index": 0, "id": "1"},
+         "model_response": {"text": ["\\boxed{4}", "\\boxed{4}", "\\boxed{4}", "\\boxed{4}"]},
+         "metric": {"pass@k:k=1&n=4": 1.0, "avg@n:n=4": 1.0}},
+    ]  # fmt: skip
+    path = tmp_path / "details_lighteval|math_500|0_2025-05-01T10-00-00.000.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    summary = import_generations(path, tmp_path / "run", "lighteval")
+    assert (summary.samples_added, summary.grades_added) == (8, 0)  # 0.5 for 4 samples says nothing each
+    assert any("one value per metric for a document's 4 completions" in n for n in summary.notes)
+    graded = grade_run(tmp_path / "run", "math", workers=1)  # the note's advice works
+    verdicts = {
+        (g["task_id"], g["sample_idx"]): g["correct"]
+        for g in open_run(tmp_path / "run").read("grades/math").to_pylist()
+    }
+    assert graded.graded == 8 and [verdicts[("math_500/0", i)] for i in range(4)] == [
+        True,
+        False,
+        True,
+        False,
+    ]
+    assert all(verdicts[("math_500/1", i)] for i in range(4))

@@ -10,6 +10,15 @@ from rich.table import Table
 
 from leash.cli.errors import user_errors
 from leash.tasks import Columns, check_output_file, load_tasks, write_task_file
+from leash.tasks.sources import RG_GOLD_NOT_ONE, RG_SCORER_RAISES, parse_spec
+
+
+def rg_warning(spec: str) -> str | None:
+    """A line on what reasoning-gym itself does with the chosen dataset, when it is one of those
+    whose own answer does not score 1.0 or whose scorer raises (docs/grade.md)."""
+    kind, name, _ = parse_spec(spec)
+    reason = RG_GOLD_NOT_ONE.get(name) or RG_SCORER_RAISES.get(name) if kind == "rg" else None
+    return f"warning: reasoning-gym {name}: {reason} (docs/grade.md)" if reason else None
 
 
 @user_errors
@@ -41,6 +50,9 @@ def tasks_command(
         question = flat if len(flat) <= 160 else flat[:160] + " …"
         table.add_row(task.task_id, task.dataset, task.verifier or "–", question, str(answer or "–"))
     console.print(table)
+    warning = rg_warning(spec)
+    if warning is not None:
+        Console(stderr=True, soft_wrap=True).print(warning, style="yellow")
     if out is not None:
         write_task_file(tasks, out)
         console.print(f"wrote {len(tasks)} tasks to {out} (use it with --tasks file:{out})")

@@ -25,6 +25,7 @@ import pyarrow as pa
 from leash.errors import LeashError
 from leash.grading import arith as _arith  # noqa: F401  (registers the verifier)
 from leash.grading import code as _code  # noqa: F401
+from leash.grading import lm_eval as _lm_eval  # noqa: F401
 from leash.grading import math as _math  # noqa: F401
 from leash.grading import rg as _rg  # noqa: F401
 from leash.grading import text as _text  # noqa: F401

@@ -29,6 +29,21 @@ def _not_dumpable():
         pass
 
 
+# Entries are stored as JSON, which turns tuples into lists; these scorers compare the parsed
+# answer (a tuple of tuples) with a metadata grid, so a correct answer would score 0.05.
+_TUPLE_GRIDS = {"arc_agi": "output", "rearc": "output"}
+
+
+def _restore_tuples(name, entry):
+    key = _TUPLE_GRIDS.get(name)
+    metadata = entry.get("metadata")
+    if key and isinstance(metadata, dict) and isinstance(metadata.get(key), list):
+        grid = metadata[key]
+        restored = tuple(tuple(row) if isinstance(row, list) else row for row in grid)
+        entry = {**entry, "metadata": {**metadata, key: restored}}
+    return entry
+
+
 def _scorer(kind):
     if kind == "rg":
         import reasoning_gym
@@ -39,7 +54,7 @@ def _scorer(kind):
             name = args["dataset"]
             if name not in cache:
                 cache[name] = reasoning_gym.get_score_answer_fn(name)
-            return float(cache[name](args["answer"], args["entry"]))
+            return float(cache[name](args["answer"], _restore_tuples(name, args["entry"])))
 
         return score
     raise SystemExit(f"unknown scorer kind {kind!r}")

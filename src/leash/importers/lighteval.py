@@ -8,6 +8,13 @@
 Each completion of a row is a sample. Correctness is per sample when the chosen
 metric is a 0/1 scalar on a row with one completion, or a list with one value per
 completion; otherwise the samples are imported ungraded, with a note.
+
+lighteval has lm-eval's gap (#3080) and no way around it in the file: with n > 1 its
+sampling metrics (`pass@k`, `avg@n`, `maj@n`) score each completion with a
+per-sample function and keep only the aggregate, one value per metric per document
+(`DetailsLogger.Detail.metric`); the details do not say which per-sample function
+it was. Such samples are imported ungraded, and the note names the verifiers to
+grade them with (`math` is Math-Verify, what lighteval's math tasks score with).
 """
 
 from __future__ import annotations
@@ -92,6 +99,7 @@ def read_lighteval(path: Path, options: ImportOptions) -> Generations:
     out = Generations(source={"format": "lighteval", "task": task})
     metric = options.metric
     ungraded_rows = 0
+    most = 0  # the most completions on one row
     for i, row in enumerate(rows):
         where = f"{path}: row {i}"
         texts, metrics, prompt, gold, doc_id = _row_fields(row)
@@ -102,6 +110,7 @@ def read_lighteval(path: Path, options: ImportOptions) -> Generations:
         value = metrics.get(metric) if metric is not None else None
         if metric is not None and options.metric is not None and metric not in metrics:
             raise LeashError(f"{where}: metric {metric!r} not found; metrics present: {sorted(metrics)}")
+        most = max(most, len(texts))
         verdicts = None if metric is None else split_verdicts(value, len(texts), metric, where)
         ungraded_rows += metric is not None and verdicts is None
         task_id = f"{task}/{doc_id if doc_id not in (None, '') else i}"
@@ -116,6 +125,12 @@ def read_lighteval(path: Path, options: ImportOptions) -> Generations:
         for j, text in enumerate(texts):
             out.add(task_id, text, where, correct=None if verdicts is None else verdicts[j])
     out.settle_grades(metric, ungraded_rows, "rows")
+    if most > 1 and not out.grades:
+        out.notes.append(
+            f"lighteval logs one value per metric for a document's {most} completions (pass@k, avg@n, "
+            "maj@n keep only the aggregate of a per-sample score the file does not name): grade them "
+            "with `leash grade RUN --verifier math` (Math-Verify, as lighteval's math tasks) or exact"
+        )
     return out
 
 

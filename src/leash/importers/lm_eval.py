@@ -10,15 +10,24 @@ repeat, or a scalar with one repeat; a single score for several repeats (e.g. a
 majority-vote filter) says nothing about each sample, so those samples are imported
 ungraded, with a note. The answer column takes the filter's per-sample output
 (never for the `none` filter, whose output is the raw completion).
+
+The task's config (its `filter_list`, `metric_list`, `repeats`) is in the
+`results_<timestamp>.json` lm-eval writes beside the samples. When it is there,
+each task names the `lm-eval` verifier with the rule built from it (the filter
+without its repeat-reducing steps, then the metric: `leash.grading.lm_eval`), so a
+plain `leash grade RUN` grades every repeat the way the task does.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 from leash.errors import LeashError
+from leash.grading.lm_eval import INSTALL, rule_from_config
 from leash.importers.registry import Generations, ImportOptions, is_binary, register_format
 from leash.jsonl import read_jsonl
 from leash.tasks.files import task_row
@@ -35,6 +44,24 @@ def task_name(path: Path) -> str:
     if match:
         return match.group("task")
     return path.name.split(".")[0].removeprefix("samples_")
+
+
+def task_config(path: Path, task: str) -> tuple[dict[str, Any] | None, Path | None]:
+    """The task's config from the results JSON beside the samples: the one with the same
+    timestamp first, else the newest `results_*.json` whose `configs` holds the task."""
+    match = _FILE.match(path.name)
+    same = [path.with_name(f"results_{match.group('stamp')}.json")] if match else []
+    others = sorted(path.parent.glob("results_*.json"), key=lambda p: p.name, reverse=True)
+    for candidate in [*same, *others]:
+        if not candidate.is_file():
+            continue
+        try:
+            configs = json.loads(candidate.read_text(encoding="utf-8")).get("configs") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(configs.get(task), dict):
+            return configs[task], candidate
+    return None, None
 
 
 def _prompt(arguments: Any) -> str | None:
@@ -73,6 +100,8 @@ def read_lm_eval(path: Path, options: ImportOptions) -> Generations:
     filters_seen: set[str] = set()
     ungraded_docs = 0
     seen_docs: dict[str, int] = {}
+    config, config_path = task_config(path, task)
+    rule: dict[str, Any] | None = None
     for line_no, row in read_jsonl(path):
         where = f"{path}:{line_no}"
         if "doc_id" not in row or "resps" not in row:
@@ -104,6 +133,8 @@ def read_lm_eval(path: Path, options: ImportOptions) -> Generations:
         if not metric_chosen:
             metric = _pick_metric(row, metric, where)
             metric_chosen = True
+            if config is not None:
+                rule = rule_from_config(config, chosen_filter, metric)
         per_sample: list[Any] | None = None
         if metric is not None:
             if metric not in row:
@@ -120,11 +151,17 @@ def read_lm_eval(path: Path, options: ImportOptions) -> Generations:
         if chosen_filter != "none" and isinstance(filtered, list) and len(filtered) == len(completions):
             answers = [a if isinstance(a, str) else None for a in filtered]
         target = row.get("target")
+        reference: dict[str, Any] | None = None if target is None else {"answer": target}
+        if rule is not None and reference is not None:
+            reference["lm_eval"] = rule
+            if rule["needs_doc"]:
+                reference["doc"] = row.get("doc")
         out.tasks[task_id] = task_row(
             task_id,
             dataset=task,
             prompt=_prompt(row.get("arguments")),
-            reference=None if target is None else {"answer": target},
+            reference=reference,
+            verifier="lm-eval" if rule is not None and reference is not None else None,
             meta={"doc": row.get("doc"), "doc_id": row["doc_id"]},
         )
         for i, text in enumerate(completions):
@@ -145,7 +182,27 @@ def read_lm_eval(path: Path, options: ImportOptions) -> Generations:
     if len(filters_seen) > 1:
         out.notes.append(f"read filter {chosen_filter!r} of {sorted(filters_seen)} (choose with --filter)")
     out.settle_grades(metric, ungraded_docs, "documents")
+    out.notes.append(_rule_note(rule, config_path, path))
+    if rule is not None:
+        out.source["lm_eval_rule"] = {"results": str(config_path), **rule}
     return out
+
+
+def _rule_note(rule: dict[str, Any] | None, config_path: Path | None, path: Path) -> str:
+    if rule is None:
+        return (
+            f"no results_*.json with this task's config beside {path.name}: the task's filter and "
+            "metric are unknown; put it beside the samples and import again, or grade with --verifier"
+        )
+    if rule["problem"]:
+        return f"{config_path.name if config_path else 'results'}: {rule['problem']}"
+    steps = " -> ".join(f for f, _ in rule["steps"]) or "the raw completion"
+    dropped = f" (without {', '.join(rule['dropped'])})" if rule["dropped"] else ""
+    missing = "" if importlib.util.find_spec("lm_eval") else f"; {INSTALL}"
+    return (
+        f"`leash grade` applies the task's rule from {config_path.name if config_path else 'results'} "
+        f"to each repeat: filter {rule['filter']!r} {steps}{dropped}, then {rule['metric']}{missing}"
+    )
 
 
 register_format("lm-eval", read_lm_eval)

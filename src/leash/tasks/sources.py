@@ -13,9 +13,12 @@ A source returns `Task`s; sampling turns a task's question into the exact prompt
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
+import types
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -140,6 +143,66 @@ def load_tasks(spec: str, columns: Columns | None = None, limit: int | None = No
 
 # --- reasoning-gym ------------------------------------------------------------------------
 
+# What reasoning-gym 0.1.25 itself does with its own entries (tests/grading/test_rg.py checks
+# both tables against reasoning-gym, and docs/grade.md lists them): `leash tasks` warns.
+RG_GOLD_NOT_ONE = {
+    name: "its entries have no single gold answer (`answer` is None; any valid solution scores 1.0), "
+    "so the entry's own answer does not score 1.0 under its own scorer"
+    for name in ("boxnet", "graph_color", "propositional_logic", "rubiks_cube", "rush_hour")
+}
+RG_SCORER_RAISES = {
+    "prime_factorization": "its scorer raises on a non-numeric answer instead of scoring 0 "
+    "(leash records status error)",
+}
+
+
+def _expected(annotation: Any) -> tuple[str, Callable[[Any], bool], Callable[[Any], Any]] | None:
+    """(what a spec value must be, its test, its cast) for the annotations a spec can give."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+        return _expected(args[0])
+    if typing.get_origin(annotation) is typing.Literal:
+        choices = typing.get_args(annotation)
+        return f"one of {', '.join(map(str, choices))}", lambda v: v in choices, lambda v: v
+    simple: dict[Any, tuple[str, Callable[[Any], bool], Callable[[Any], Any]]] = {
+        bool: ("true or false", lambda v: isinstance(v, bool), bool),
+        int: ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool), int),
+        float: ("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool), float),
+        str: ("text", lambda v: True, lambda v: str(v).lower() if isinstance(v, bool) else str(v)),
+    }
+    return simple.get(annotation)
+
+
+def rg_config(name: str, params: dict[str, Any], config_cls: type[Any]) -> dict[str, Any]:
+    """Check spec values against the dataset's config dataclass before reasoning-gym sees them.
+
+    Returns the config (size 100, seed 0 unless given), each value cast to the type its
+    field declares (`3` for a float field is 3.0); an unknown key, a value of the wrong type
+    or one the config's own `validate()` rejects ends in one line naming key and value.
+    """
+    hints = typing.get_type_hints(config_cls)
+    fields = [f.name for f in dataclasses.fields(config_cls)]
+    config = {"size": 100, "seed": 0, **params}
+    for key, value in config.items():
+        if key not in fields:
+            raise LeashError(f"rg:{name}: unknown option {key!r}; options: {', '.join(sorted(fields))}")
+        expected = _expected(hints.get(key))
+        if expected is None:
+            raise LeashError(f"rg:{name}: option {key!r} ({hints.get(key)}) cannot be set in a spec")
+        what, ok, cast = expected
+        if not ok(value) or (key == "size" and value < 1):
+            what = "an integer >= 1" if key == "size" else what
+            raise LeashError(f"rg:{name}: {key}={value!r} is not valid; expected {what}")
+        config[key] = cast(value)
+    try:
+        checked = config_cls(**config)
+        if hasattr(checked, "validate"):
+            checked.validate()
+    except (TypeError, ValueError, AssertionError) as err:
+        named = [f"{k}={v!r}" for k, v in params.items() if k in str(err)] or [str(params)]
+        raise LeashError(f"rg:{name}: {', '.join(named)} is out of range: {err or 'rejected'}") from err
+    return config
+
 
 def rg_tasks(name: str, params: dict[str, Any], columns: Columns) -> list[Task]:
     try:
@@ -152,27 +215,29 @@ def rg_tasks(name: str, params: dict[str, Any], columns: Columns) -> list[Task]:
         close = [d for d in sorted(DATASETS) if name and name[:4] in d][:8]
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise LeashError(f"unknown reasoning-gym dataset {name!r}{hint}; {len(DATASETS)} are registered")
-    config = {"size": 100, "seed": 0, **params}
-    try:
-        dataset = reasoning_gym.create_dataset(name, **config)
-    except (TypeError, ValueError, AssertionError) as err:
-        raise LeashError(f"rg:{name}: invalid configuration {params} ({err})") from err
+    config = rg_config(name, params, DATASETS[name][1])
     seed = config["seed"]
     tasks = []
-    for i, entry in enumerate(dataset):
-        # The entry is what reasoning-gym's score_answer needs; JSON turns tuples into lists.
-        entry = json.loads(json.dumps(entry, default=str))
-        tasks.append(
-            Task(
-                task_id=f"{name}/s{seed}/{i:05d}",
-                question=entry["question"],
-                dataset=name,
-                verifier="rg",
-                reference={"rg_dataset": name, "entry": entry},
-                system=SYSTEM_PROMPTS["default"],
-                meta={"rg_config": config},
+    try:
+        for i, entry in enumerate(reasoning_gym.create_dataset(name, **config)):
+            # The entry is what reasoning-gym's score_answer needs; JSON turns tuples into lists.
+            entry = json.loads(json.dumps(entry, default=str))
+            tasks.append(
+                Task(
+                    task_id=f"{name}/s{seed}/{i:05d}",
+                    question=entry["question"],
+                    dataset=name,
+                    verifier="rg",
+                    reference={"rg_dataset": name, "entry": entry},
+                    system=SYSTEM_PROMPTS["default"],
+                    meta={"rg_config": config},
+                )
             )
-        )
+    except Exception as err:  # a generator that fails on valid-looking values: still one line
+        raise LeashError(
+            f"rg:{name}: reasoning-gym could not generate entry {len(tasks)} with {params} "
+            f"({type(err).__name__}: {err})"
+        ) from err
     return tasks
 
 
