@@ -3,7 +3,10 @@
 Library timeouts are not enough: Math-Verify's alarm raises only in a main thread
 and some sympy loops never return to Python (a 50-deep nested fraction ran 60 s
 past a 5 s alarm). Each job here runs in a worker process; a job past its deadline
-gets its worker killed (SIGKILL) and replaced, and comes back as `TIMEOUT`.
+gets its worker killed (SIGKILL) and replaced, and comes back as `TIMEOUT`. A job's
+clock starts only once its worker is ready: the worker imports its function (and runs
+the module's `warm_up()`, if it has one) and says so before it takes a job, so a slow
+start on a loaded machine never turns into a timeout verdict.
 
 Workers are plain `python -m leash.grading.pool` subprocesses speaking
 length-prefixed pickles over their stdin/stdout: unlike multiprocessing's spawn,
@@ -28,6 +31,8 @@ from typing import IO, Any
 __all__ = ["TIMEOUT", "JobError", "WorkerPool"]
 
 _HEADER = struct.Struct("<Q")
+_READY = -1  # the index of the frame a worker sends once it has imported its function
+_START_LIMIT = 300.0  # seconds a worker may take to start (imports on a loaded machine)
 
 
 class _Timeout:
@@ -67,8 +72,13 @@ def _worker_main(target: str, memory_bytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # library prints must not corrupt the frames
-    module, _, name = target.partition(":")
-    fn: Callable[[Any], Any] = getattr(importlib.import_module(module), name)
+    module_name, _, name = target.partition(":")
+    module = importlib.import_module(module_name)
+    fn: Callable[[Any], Any] = getattr(module, name)
+    warm_up = getattr(module, "warm_up", None)
+    if callable(warm_up):
+        warm_up()  # heavy imports happen here, before any job's clock starts
+    _write_frame(out, (_READY, True, None))
     stdin = sys.stdin.fileno()
     while True:
         try:
@@ -92,6 +102,23 @@ class _Worker:
         )
         self.job: int = -1
         self.deadline = 0.0
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Block until the worker has imported its function, so start-up never counts
+        against a job's time limit. A worker that dies or hangs at start-up is left for
+        `send`/`receive` to report as died."""
+        if self.ready:
+            return
+        self.ready = True
+        ready, _, _ = select.select([self.fd], [], [], _START_LIMIT)
+        if not ready:
+            self.kill()
+            return
+        try:
+            self.receive()
+        except (EOFError, OSError, pickle.UnpicklingError):
+            pass
 
     @property
     def fd(self) -> int:
@@ -133,6 +160,7 @@ class WorkerPool:
             while queue or busy:
                 while queue and idle:
                     worker = idle.pop()
+                    worker.wait_ready()
                     worker.job, item = queue.pop()
                     worker.deadline = time.monotonic() + self.timeout
                     try:
