@@ -32,13 +32,16 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 __all__ = [
     "Capabilities",
     "Limits",
+    "Program",
+    "ProgramPool",
     "SandboxPool",
     "SandboxResult",
     "probe",
@@ -305,37 +308,55 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 class SandboxPool:
-    """Zygote scorers (see zygote.py) inside the sandbox, one per slot, one job each at a time.
+    """Zygotes (see zygote.py) inside the sandbox, one per slot, one job each at a time.
 
     `map` yields (index, {"status": ok|error|timeout, "value": ...}); a zygote that
     stops answering (past the job limit plus a margin) is killed and restarted.
+    `kind` "rg" scores answers; "code" runs programs (use `ProgramPool`).
     """
 
-    def __init__(self, kind: str, workers: int = 2, timeout: float = 10.0, memory_bytes: int = 2 << 30):
+    UID_OFFSETS: ClassVar[dict[str, int]] = {"rg": 100, "code": 200}  # zygote uids: UID_BASE + offset + slot
+
+    def __init__(
+        self,
+        kind: str,
+        workers: int = 2,
+        timeout: float = 10.0,
+        memory_bytes: int = 2 << 30,
+        limits: Limits | None = None,
+        config: dict | None = None,
+    ):
         self.kind, self.timeout, self.memory_bytes = kind, timeout, memory_bytes
+        # The zygote's own limits; a code zygote's children lower them per program.
+        self.limits = limits or Limits(cpu_seconds=10**6, memory_bytes=memory_bytes, processes=256)
+        self.config = config or {}
         self.slots = list(range(max(1, workers)))
         self.zygotes = {slot: self._start(slot) for slot in self.slots}
+
+    def uid(self, slot: int) -> int:
+        return UID_BASE + self.UID_OFFSETS.get(self.kind, 100) + slot
 
     def _start(self, slot: int) -> _Zygote:
         import json
         import site
 
         caps = probe()
-        workdir = Path(tempfile.mkdtemp(prefix="leash-zygote-"))
+        workdir = Path(tempfile.mkdtemp(prefix=f"leash-zygote-{self.kind}-"))
         os.chmod(workdir, 0o700)
         shutil.copy(Path(__file__).with_name("zygote.py"), workdir / "zygote.py")
-        uid = UID_BASE + 100 + slot
+        uid = self.uid(slot)
         if caps.uid_switch:
             os.chown(workdir, uid, uid)
-            os.chown(workdir / "zygote.py", uid, uid)
-        limits = Limits(cpu_seconds=10**6, memory_bytes=self.memory_bytes, processes=256)
-        proc = _spawn([caps.interpreter, "-I", "zygote.py"], workdir, limits, 100 + slot)
+        offset = self.uid(slot) - UID_BASE
+        proc = _spawn([caps.interpreter, "-I", "zygote.py"], workdir, self.limits, offset)
         paths = [p for p in [*site.getsitepackages(), site.getusersitepackages()] if os.path.isdir(p)]
         config = {
-            "paths": paths,
+            "paths": paths if self.kind != "code" else [],  # programs see the interpreter's own packages only
             "kind": self.kind,
             "timeout": self.timeout,
             "cpu_seconds": int(self.timeout) + 1,
+            "dedicated_uid": caps.uid_switch,
+            **self.config,
         }
         zygote = _Zygote(proc, workdir, uid)
         zygote.send(json.dumps(config))
@@ -343,10 +364,14 @@ class SandboxPool:
         if ready is None or "ready" not in ready:
             err = zygote.stderr_tail()
             zygote.kill()
-            raise RuntimeError(f"the sandboxed {self.kind} scorer did not start: {err or 'no output'}")
+            raise RuntimeError(f"the sandboxed {self.kind} zygote did not start: {err or 'no output'}")
         return zygote
 
-    def map(self, items: list[dict]) -> Iterator[tuple[int, dict]]:
+    def map(
+        self, items: list[dict], prepare: Callable[[int, int, dict], dict] | None = None
+    ) -> Iterator[tuple[int, dict]]:
+        """Run every item; `prepare(slot, index, item)`, when given, turns an item into the job
+        sent to that slot's zygote, just before it is sent."""
         import json
 
         queue = list(enumerate(items))[::-1]
@@ -355,25 +380,154 @@ class SandboxPool:
             for slot in self.slots:
                 if slot not in busy and queue:
                     idx, args = queue.pop()
-                    self.zygotes[slot].send(json.dumps({"id": idx, "args": args}))
+                    job = prepare(slot, idx, args) if prepare else args
+                    self.zygotes[slot].send(json.dumps({"id": idx, "args": job}))
                     busy[slot] = (idx, time.monotonic() + self.timeout + 5.0)
+            ready = self._wait([self.zygotes[s] for s in busy], min(d for _, d in busy.values()))
             for slot, (idx, deadline) in list(busy.items()):
                 zygote = self.zygotes[slot]
-                line = zygote.read_line(min(deadline, time.monotonic() + 0.02))
+                line = zygote.read_line(0.0) if zygote in ready or zygote.buffer else None
                 if line is not None:
                     del busy[slot]
                     yield idx, {"status": line.get("status", "error"), "value": line.get("value")}
                 elif zygote.dead or time.monotonic() >= deadline:
                     del busy[slot]
                     status = "timeout" if not zygote.dead else "error"
-                    yield idx, {"status": status, "value": "the sandboxed scorer stopped answering"}
                     zygote.kill()
                     self.zygotes[slot] = self._start(slot)
+                    yield idx, {"status": status, "value": "the sandboxed zygote stopped answering"}
+
+    @staticmethod
+    def _wait(zygotes: list[_Zygote], deadline: float) -> set[_Zygote]:
+        """The zygotes with something to read (or a full line buffered), waiting until `deadline`."""
+        import select as _select
+
+        buffered = {z for z in zygotes if b"\n" in z.buffer or z.dead}
+        if buffered:
+            return buffered
+        by_fd = {z.fd: z for z in zygotes}
+        ready, _, _ = _select.select(list(by_fd), [], [], max(0.0, deadline - time.monotonic()))
+        return {by_fd[fd] for fd in ready}
 
     def close(self) -> None:
         for zygote in self.zygotes.values():
             zygote.kill()
         self.zygotes = {}
+
+
+@dataclass(frozen=True)
+class Program:
+    """One Python program: files for its fresh directory, argv (the script, then its arguments:
+    what `python -I SCRIPT ARGS...` would get), stdin."""
+
+    files: dict[str, str]
+    argv: list[str]
+    stdin: bytes = b""
+
+
+class ProgramPool:
+    """Programs run by sandboxed fork servers: `workers` code zygotes, one program each at a time.
+
+    Every program gets every layer `run_program` gives it: a fresh 0700 directory of its
+    own (written here, removed after), its own session killed as a group at the wall
+    limit, the same rlimits, a cleared environment, the sandbox uid and namespaces (the
+    zygote's: no network, its own PID namespace), and everything it started killed
+    before the next program. What differs: the interpreter is forked, not started, so
+    the program runs in a copy of a clean interpreter that has already imported the
+    standard modules; stdout/stderr go to files (bounded by the file-size limit) read
+    here up to the output cap.
+    """
+
+    PRELOAD: ClassVar[list[str]] = [
+        "json",
+        "math",
+        "re",
+        "collections",
+        "itertools",
+        "functools",
+        "string",
+        "typing",
+        "heapq",
+    ]
+
+    def __init__(self, workers: int = 2, limits: Limits | None = None) -> None:
+        self.program_limits = limits or Limits()
+        self.caps = probe()
+        lim = self.program_limits
+        # The zygote needs no more than its programs, except CPU time (it lives for all of them).
+        zygote_limits = Limits(
+            cpu_seconds=10**6,
+            memory_bytes=lim.memory_bytes,
+            file_bytes=lim.file_bytes,
+            open_files=max(lim.open_files, 64),
+            processes=lim.processes,
+        )
+        self.pool = SandboxPool(
+            "code", workers, lim.wall_seconds, limits=zygote_limits, config={"preload": self.PRELOAD}
+        )
+        self._open: dict[int, tuple[Path, int, int, float]] = {}
+
+    def _prepare(self, slot: int, idx: int, program: Program) -> dict:
+        zygote = self.pool.zygotes[slot]
+        jobdir = Path(tempfile.mkdtemp(prefix="job-", dir=zygote.workdir))
+        for name, text in program.files.items():
+            (jobdir / name).write_text(text)
+        (jobdir / "stdin").write_bytes(program.stdin)
+        for name in ("stdout", "stderr"):
+            (jobdir / name).touch(0o600)
+        if self.caps.uid_switch:
+            for path in [jobdir, *jobdir.iterdir()]:
+                os.chown(path, zygote.uid, zygote.uid)
+        # Read through descriptors opened now, before the program runs: whatever it does to
+        # the names in its directory (a symlink, a FIFO), the grader reads the files it wrote to.
+        out = os.open(jobdir / "stdout", os.O_RDONLY | os.O_NOFOLLOW)
+        err = os.open(jobdir / "stderr", os.O_RDONLY | os.O_NOFOLLOW)
+        self._open[idx] = (jobdir, out, err, time.monotonic())
+        lim = self.program_limits
+        return {
+            "dir": str(jobdir),
+            "argv": program.argv,
+            "env": _environment(jobdir),
+            "wall_seconds": lim.wall_seconds,
+            "limits": {
+                "memory_bytes": lim.memory_bytes,
+                "cpu_seconds": lim.cpu_seconds,
+                "file_bytes": lim.file_bytes,
+                "open_files": lim.open_files,
+                "processes": lim.processes,
+            },
+        }
+
+    def _collect(self, idx: int, answer: dict) -> SandboxResult:
+        jobdir, out_fd, err_fd, start = self._open.pop(idx)
+        cap = self.program_limits.output_bytes
+        try:
+            out, err = os.read(out_fd, cap), os.read(err_fd, cap)
+        finally:
+            os.close(out_fd)
+            os.close(err_fd)
+            shutil.rmtree(jobdir, ignore_errors=True)
+        capped = len(out) >= cap or len(err) >= cap
+        value = answer.get("value") if answer["status"] == "ok" else None
+        timed_out = answer["status"] == "timeout" or bool(isinstance(value, dict) and value.get("timed_out"))
+        code = value.get("exit_code") if isinstance(value, dict) else None
+        if answer["status"] == "error":
+            err += b"\nthe sandboxed zygote died"
+        return SandboxResult(
+            None if timed_out or capped else code, out, err, timed_out, capped, time.monotonic() - start
+        )
+
+    def run(self, programs: list[Program]) -> Iterator[tuple[int, SandboxResult]]:
+        """(index, result) for every program, in the order they finish."""
+        try:
+            for idx, answer in self.pool.map(programs, self._prepare):  # type: ignore[arg-type]
+                yield idx, self._collect(idx, answer)
+        finally:
+            for idx in list(self._open):  # a consumer that stopped early
+                self._collect(idx, {"status": "error"})
+
+    def close(self) -> None:
+        self.pool.close()
 
 
 class _Zygote:
@@ -382,7 +536,8 @@ class _Zygote:
         self.buffer = b""
         self.dead = False
         assert proc.stdout is not None
-        os.set_blocking(proc.stdout.fileno(), False)
+        self.fd = proc.stdout.fileno()
+        os.set_blocking(self.fd, False)
 
     def send(self, line: str) -> None:
         assert self.proc.stdin is not None
@@ -394,16 +549,14 @@ class _Zygote:
 
     def read_line(self, deadline: float) -> dict | None:
         import json
+        import select as _select
 
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
+        fd = self.fd
         while b"\n" not in self.buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or self.dead:
+            if self.dead:
                 return None
-            import select as _select
-
-            ready, _, _ = _select.select([fd], [], [], remaining)
+            # At least one poll, even past the deadline: an answer already sent is read.
+            ready, _, _ = _select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
             if not ready:
                 return None
             chunk = os.read(fd, 65536)

@@ -1,18 +1,32 @@
-"""A scorer process that lives inside the sandbox and forks once per job.
+"""A process that lives inside the sandbox and forks once per job (a fork server).
 
 Started by `SandboxPool` under the sandbox (its own uid and namespaces), it reads
-one JSON config line (import paths, what to score), imports the scorer once, then
-for each JSON job line forks a child that scores it and reports through a private
-pipe. The child closes the zygote's stdin and stdout first, and the zygote is not
-dumpable, so a hostile answer that runs code (some reasoning-gym scorers `eval`
-their input) can neither fake another job's verdict nor outlive its job: it is
-killed at the job's limit, and the next job starts from the clean zygote.
+one JSON config line (import paths, what to run), then for each JSON job line forks
+a child that does the job. The zygote never runs untrusted code itself, so every
+child starts from the same clean state. Two kinds:
+
+- `rg`: the child scores one answer with reasoning-gym and reports through a private
+  pipe. It closes the zygote's stdin and stdout first, and the zygote is not dumpable,
+  so a hostile answer that runs code (some scorers `eval` their input) can neither
+  fake another job's verdict nor outlive its job.
+- `code`: the child runs one program in the job's own fresh directory (written by the
+  grader, 0700): its own session, rlimits set before the program's first line
+  (address space, CPU, file size, open files, processes, no core), a cleared
+  environment, stdin/stdout/stderr on files in that directory, every other
+  descriptor closed, capabilities dropped. The program is `exec`'d as `__main__` in
+  the forked interpreter, which saves the interpreter's start-up (~15 ms) per program.
+
+At a job's wall-clock limit its process group is killed. After every job, when the
+zygote is alone in its PID namespace (it is its init) or runs as a dedicated uid,
+it SIGKILLs every other process it can signal, so nothing a job started (a daemon
+that left the group) survives into the next job.
 
 Standard library only until the config line arrives: it may run under a Python
 that is not the grader's.
 """
 
 import ctypes
+import errno
 import json
 import os
 import resource
@@ -89,10 +103,142 @@ def _run_job(score, args, timeout, cpu_seconds):
         return {"status": "error", "value": "the scorer died without a result"}
 
 
+_RLIMITS = {
+    "memory_bytes": resource.RLIMIT_AS,
+    "cpu_seconds": resource.RLIMIT_CPU,
+    "file_bytes": resource.RLIMIT_FSIZE,
+    "open_files": resource.RLIMIT_NOFILE,
+    "processes": resource.RLIMIT_NPROC,
+}
+
+
+def _drop_capabilities():
+    """No capabilities left (matters where the zygote is root of its own user namespace)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+        data = (ctypes.c_uint32 * 6)()
+        for cap in range(64):
+            libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
+        libc.capset(header, data)
+        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+    except (OSError, AttributeError):
+        pass
+
+
+def _child(job):
+    """In the forked child: become the program's process, run it, never return."""
+    code = 1
+    try:
+        os.setsid()
+        os.chdir(job["dir"])
+        fds = [os.open("stdin", os.O_RDONLY | os.O_NOFOLLOW)]
+        fds += [os.open(name, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW) for name in ("stdout", "stderr")]
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+        for name, which in _RLIMITS.items():
+            resource.setrlimit(which, (job["limits"][name], job["limits"][name]))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if os.geteuid() == 0:
+            _drop_capabilities()
+        os.environ.clear()
+        os.environ.update(job["env"])
+        # Fresh streams on the program's own files (the zygote's may hold buffered bytes).
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+        sys.argv = list(job["argv"])
+        sys.path[0] = job["dir"]
+        main_file = job["argv"][0]
+        with open(main_file) as f:
+            program = compile(f.read(), main_file, "exec")
+        code = 0
+        exec(program, {"__name__": "__main__", "__file__": main_file, "__builtins__": __builtins__})
+    except SystemExit as err:  # what `python main.py` does with sys.exit(x)
+        if err.code is None:
+            code = 0
+        elif isinstance(err.code, int):
+            code = err.code & 0xFF
+        else:
+            code = 1
+            _report(str(err.code))
+    except BaseException:
+        code = 1
+        _report(None)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        os._exit(code)
+
+
+def _report(text):
+    try:
+        if text is None:
+            import traceback
+
+            traceback.print_exc()
+        else:
+            print(text, file=sys.stderr)
+    except BaseException:
+        pass
+
+
+def _sweep(may_sweep):
+    """Kill whatever a job left behind, and reap every child."""
+    if may_sweep:
+        for _ in range(2):
+            try:
+                os.kill(-1, signal.SIGKILL)  # never the caller itself; never init from inside
+            except ProcessLookupError:
+                break
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, 0 if may_sweep else os.WNOHANG)
+        except ChildProcessError:
+            return
+        except OSError as err:
+            if err.errno != errno.EINTR:
+                return
+            continue
+        if pid == 0:
+            return
+
+
+def _run_program(job, may_sweep):
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        _child(job)
+    timed_out = False
+    status = None
+    pidfd = os.pidfd_open(pid)
+    try:
+        ready, _, _ = select.select([pidfd], [], [], max(0.0, job["wall_seconds"]))
+        if not ready:
+            timed_out = True
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(pidfd)
+    _sweep(may_sweep)
+    exit_code = os.waitstatus_to_exitcode(status) if status is not None else None
+    return {"exit_code": exit_code, "timed_out": timed_out, "seconds": time.monotonic() - start}
+
+
 def main():
     _not_dumpable()
     config = json.loads(sys.stdin.readline())
     sys.path[:0] = config["paths"]
+    if config["kind"] == "code":
+        _serve_code(config)
+        return
     sys.set_int_max_str_digits(0)
     score = _scorer(config["kind"])
     sys.stdout.write(json.dumps({"ready": True}) + "\n")
@@ -101,6 +247,34 @@ def main():
         job = json.loads(line)
         result = _run_job(score, job["args"], config["timeout"], config["cpu_seconds"])
         sys.stdout.write(json.dumps({"id": job["id"], **result}) + "\n")
+        sys.stdout.flush()
+
+
+def _serve_code(config):
+    # What programs commonly import, loaded once here so each fork has it for free.
+    for name in config.get("preload", []):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    import gc
+
+    gc.freeze()  # the preloaded objects are never scanned, so a fork's pages stay shared
+    may_sweep = os.getpid() == 1 or config.get("dedicated_uid", False)
+    stdin = sys.stdin.buffer.raw  # unbuffered: no job's text ever sits in a buffer a child inherits
+    sys.stdout.write(json.dumps({"ready": True}) + "\n")
+    sys.stdout.flush()
+    pending = b""
+    while True:
+        while b"\n" not in pending:
+            chunk = os.read(stdin.fileno(), 65536)
+            if not chunk:
+                return
+            pending += chunk
+        line, _, pending = pending.partition(b"\n")
+        job = json.loads(line)
+        result = _run_program(job["args"], may_sweep)
+        sys.stdout.write(json.dumps({"id": job["id"], "status": "ok", "value": result}) + "\n")
         sys.stdout.flush()
 
 
