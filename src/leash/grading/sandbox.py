@@ -86,6 +86,7 @@ class SandboxResult:
     timed_out: bool
     output_capped: bool
     seconds: float
+    stopped: bool = False  # ended early at the grader's request (ProgramPool.run's `stop`)
 
 
 def _world_executable(path: str) -> bool:
@@ -341,7 +342,7 @@ class SandboxPool:
         import site
 
         caps = probe()
-        workdir = Path(tempfile.mkdtemp(prefix=f"leash-zygote-{self.kind}-"))
+        workdir = Path(tempfile.mkdtemp(prefix=f"leash-zygote-{self.kind}-", dir=_scratch()))
         os.chmod(workdir, 0o700)
         shutil.copy(Path(__file__).with_name("zygote.py"), workdir / "zygote.py")
         uid = self.uid(slot)
@@ -368,14 +369,22 @@ class SandboxPool:
         return zygote
 
     def map(
-        self, items: list[dict], prepare: Callable[[int, int, dict], dict] | None = None
+        self,
+        items: list[dict],
+        prepare: Callable[[int, int, dict], dict] | None = None,
+        stop: Callable[[int], bool] | None = None,
+        poll_after: float = 0.05,
     ) -> Iterator[tuple[int, dict]]:
         """Run every item; `prepare(slot, index, item)`, when given, turns an item into the job
-        sent to that slot's zygote, just before it is sent."""
+        sent to that slot's zygote, just before it is sent. `stop(index)`, when given, is asked
+        every ~10 ms about a job running longer than `poll_after` seconds: True asks the zygote
+        to end it (a code zygote kills the program)."""
         import json
 
         queue = list(enumerate(items))[::-1]
         busy: dict[int, tuple[int, float]] = {}
+        started: dict[int, float] = {}
+        stopping: set[int] = set()
         while queue or busy:
             for slot in self.slots:
                 if slot not in busy and queue:
@@ -383,15 +392,29 @@ class SandboxPool:
                     job = prepare(slot, idx, args) if prepare else args
                     self.zygotes[slot].send(json.dumps({"id": idx, "args": job}))
                     busy[slot] = (idx, time.monotonic() + self.timeout + 5.0)
-            ready = self._wait([self.zygotes[s] for s in busy], min(d for _, d in busy.values()))
+                    started[slot] = time.monotonic()
+            until = min(d for _, d in busy.values())
+            if stop is not None:
+                until = min(until, time.monotonic() + 0.01)
+            ready = self._wait([self.zygotes[s] for s in busy], until)
             for slot, (idx, deadline) in list(busy.items()):
                 zygote = self.zygotes[slot]
                 line = zygote.read_line(0.0) if zygote in ready or zygote.buffer else None
                 if line is not None:
                     del busy[slot]
+                    stopping.discard(slot)
                     yield idx, {"status": line.get("status", "error"), "value": line.get("value")}
+                elif (
+                    stop is not None
+                    and slot not in stopping
+                    and time.monotonic() - started[slot] > poll_after
+                    and stop(idx)
+                ):
+                    stopping.add(slot)
+                    zygote.send("stop")
                 elif zygote.dead or time.monotonic() >= deadline:
                     del busy[slot]
+                    stopping.discard(slot)
                     status = "timeout" if not zygote.dead else "error"
                     zygote.kill()
                     self.zygotes[slot] = self._start(slot)
@@ -425,6 +448,13 @@ class Program:
     stdin: bytes = b""
 
 
+def _scratch() -> str | None:
+    """Where zygotes keep their job dirs: memory-backed /dev/shm when it is usable (a job's
+    files cost no disk round trips), else the default temp dir."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+
+
 class ProgramPool:
     """Programs run by sandboxed fork servers: `workers` code zygotes, one program each at a time.
 
@@ -450,7 +480,11 @@ class ProgramPool:
         "heapq",
     ]
 
-    def __init__(self, workers: int = 2, limits: Limits | None = None) -> None:
+    def __init__(
+        self, workers: int = 2, limits: Limits | None = None, scripts: dict[str, str] | None = None
+    ) -> None:
+        """`scripts`: {name: source} compiled once in each zygote; a program whose argv[0] is
+        such a name runs that code (its files need not hold it)."""
         self.program_limits = limits or Limits()
         self.caps = probe()
         lim = self.program_limits
@@ -463,7 +497,11 @@ class ProgramPool:
             processes=lim.processes,
         )
         self.pool = SandboxPool(
-            "code", workers, lim.wall_seconds, limits=zygote_limits, config={"preload": self.PRELOAD}
+            "code",
+            workers,
+            lim.wall_seconds,
+            limits=zygote_limits,
+            config={"preload": self.PRELOAD, "scripts": scripts or {}},
         )
         self._open: dict[int, tuple[Path, int, int, float]] = {}
 
@@ -511,16 +549,32 @@ class ProgramPool:
         value = answer.get("value") if answer["status"] == "ok" else None
         timed_out = answer["status"] == "timeout" or bool(isinstance(value, dict) and value.get("timed_out"))
         code = value.get("exit_code") if isinstance(value, dict) else None
+        stopped = bool(isinstance(value, dict) and value.get("stopped"))
         if answer["status"] == "error":
             err += b"\nthe sandboxed zygote died"
         return SandboxResult(
-            None if timed_out or capped else code, out, err, timed_out, capped, time.monotonic() - start
+            None if timed_out or capped else code,
+            out,
+            err,
+            timed_out,
+            capped,
+            time.monotonic() - start,
+            stopped,
         )
 
-    def run(self, programs: list[Program]) -> Iterator[tuple[int, SandboxResult]]:
-        """(index, result) for every program, in the order they finish."""
+    def run(
+        self, programs: list[Program], stop: Callable[[int, bytes], bool] | None = None
+    ) -> Iterator[tuple[int, SandboxResult]]:
+        """(index, result) for every program, in the order they finish. `stop(index, stdout so
+        far)`, asked now and then while a program runs, may end it early (result.stopped)."""
+
+        def ask(idx: int) -> bool:
+            assert stop is not None
+            return stop(idx, os.pread(self._open[idx][1], self.program_limits.output_bytes, 0))
+
         try:
-            for idx, answer in self.pool.map(programs, self._prepare):  # type: ignore[arg-type]
+            jobs = self.pool.map(programs, self._prepare, ask if stop else None)  # type: ignore[arg-type]
+            for idx, answer in jobs:
                 yield idx, self._collect(idx, answer)
         finally:
             for idx in list(self._open):  # a consumer that stopped early
