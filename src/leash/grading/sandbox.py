@@ -332,12 +332,14 @@ class SandboxPool:
         self.limits = limits or Limits(cpu_seconds=10**6, memory_bytes=memory_bytes, processes=256)
         self.config = config or {}
         self.slots = list(range(max(1, workers)))
-        self.zygotes = {slot: self._start(slot) for slot in self.slots}
+        # Started together, then awaited: the slots' start-ups overlap.
+        launched = {slot: self._launch(slot) for slot in self.slots}
+        self.zygotes = {slot: self._ready(z) for slot, z in launched.items()}
 
     def uid(self, slot: int) -> int:
         return UID_BASE + self.UID_OFFSETS.get(self.kind, 100) + slot
 
-    def _start(self, slot: int) -> _Zygote:
+    def _launch(self, slot: int) -> _Zygote:
         import json
         import site
 
@@ -361,6 +363,12 @@ class SandboxPool:
         }
         zygote = _Zygote(proc, workdir, uid)
         zygote.send(json.dumps(config))
+        return zygote
+
+    def _start(self, slot: int) -> _Zygote:
+        return self._ready(self._launch(slot))
+
+    def _ready(self, zygote: _Zygote) -> _Zygote:
         ready = zygote.read_line(time.monotonic() + 120)
         if ready is None or "ready" not in ready:
             err = zygote.stderr_tail()
