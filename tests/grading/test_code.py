@@ -239,3 +239,9 @@ def test_programs_do_not_see_each_others_files_or_state():
     finally:
         verifier.close()
     assert [v.correct for v in verdicts] == [True, True, True, True]
+
+
+def test_huge_integers_compare_by_value(code_verifier):
+    ref = {"tests": ["assert f() == 7 ** 6000", "assert [f(), 1] == [7 ** 6000, 1]"]}
+    assert grade(code_verifier, "def f(): return 7 ** 6000", ref, "big").correct
+    assert not grade(code_verifier, "def f(): return 7 ** 6000 + 1", ref, "big").correct

@@ -52,13 +52,24 @@ _nonce = sys.argv[1]
 _spec = json.load(open("spec.json"))
 
 def _make_serialiser(type=type, list=list, tuple=tuple, dict=dict, set=set, frozenset=frozenset,
-                     sorted=sorted, repr=repr, int=int, float=float, str=str, bool=bool, len=len):
+                     sorted=sorted, repr=repr, int=int, float=float, str=str, bool=bool, len=len,
+                     get_digits=sys.get_int_max_str_digits, set_digits=sys.set_int_max_str_digits):
+    def big(v):  # Python refuses str() of 4,300+ digits: lifted for this call only
+        limit = get_digits()
+        set_digits(0)
+        try:
+            return ["big", str(v)]
+        finally:
+            set_digits(limit)
+
     def ser(v, depth=0):
         t = type(v)
         if depth > 50:
             raise ValueError("too deep")
+        if t is int and (v.bit_length() > 13000):
+            return big(v)
         if v is None or t is bool or t is int or t is str:
-            return ["v", v] if t is not int or len(str(v)) < 4000 else ["big", str(v)]
+            return ["v", v]
         if t is float:
             return ["f", repr(v)]
         if t is list or t is tuple:
@@ -254,7 +265,7 @@ def _decode(node: list[Any]) -> Any:
     if tag == "v":
         return value
     if tag == "big":
-        return int(value)
+        return _BigInt(value)
     if tag == "f":
         return float(value)
     if tag in ("l", "t"):
@@ -265,6 +276,14 @@ def _decode(node: list[Any]) -> Any:
     if tag == "d":
         return {_freeze(_decode(k)): _decode(x) for k, x in value}
     raise ValueError(f"unknown tag {tag!r}")
+
+
+@dataclass(frozen=True)
+class _BigInt:
+    """An integer of 4,000+ digits, compared by its decimal digits (the grader's `int()` refuses
+    more than 4,300 digits, and both sides were printed by the same Python)."""
+
+    digits: str
 
 
 def _freeze(value: Any) -> Any:
