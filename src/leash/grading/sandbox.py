@@ -15,7 +15,13 @@ Layers, from always present to what the machine allows:
 
 Measured on this kind of machine (Debian, root): unshare + setpriv held all ten
 attacks of the test battery at ~+8 ms per run; a plain subprocess as root held 4.
-Landlock + seccomp are not used yet (doctor says so). Without layer 2 a program
+Landlock + seccomp are not used yet (doctor says so).
+
+`run_program` starts one program under all layers. `ProgramPool` runs many through
+fork servers (zygote.py): one zygote per worker under all layers, forking a child
+per program that gets layer 1 afresh (session, rlimits, its own 0700 directory,
+cleared environment), the zygote's uid and namespaces, and a sweep of everything it
+started before the next program — without paying a Python start-up per program. Without layer 2 a program
 can touch files its user owns: `level` is then "namespaces" or "process", run.json
 records it, and `--strict` refuses to grade.
 """

@@ -213,41 +213,49 @@ def _sweep(may_sweep):
             return
 
 
+def _wait_child(pid, deadline):
+    """Until the child exits, the deadline passes, or the grader asks to stop the job:
+    "exited" | "timeout" | "stopped". The grader sends nothing while a job runs but
+    that request (it has seen a failed test); end of input means the grader is gone."""
+    pidfd = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None  # Linux >= 5.3
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            if pidfd is None:  # poll the child every 5 ms, without reaping it
+                if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                    return "exited"
+                ready, _, _ = select.select([0], [], [], min(remaining, 0.005))
+            else:
+                ready, _, _ = select.select([pidfd, 0], [], [], remaining)
+                if pidfd in ready:
+                    return "exited"
+            if 0 in ready:
+                os.read(0, 65536)
+                return "stopped"
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
 def _run_program(job, may_sweep):
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
         _child(job)
-    timed_out = stopped = False
-    pidfd = os.pidfd_open(pid)
-    deadline = start + job["wall_seconds"]
-    try:
-        # The grader sends nothing while a job runs but a request to stop it (it has seen
-        # a failed test); end of input means the grader is gone.
-        while True:
-            remaining = deadline - time.monotonic()
-            ready, _, _ = select.select([pidfd, 0], [], [], max(0.0, remaining))
-            if pidfd in ready:
-                break
-            if 0 in ready:
-                os.read(0, 65536)
-                stopped = True
-            else:
-                timed_out = remaining <= 0 or not ready
-            if stopped or timed_out:
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                break
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(pidfd)
+    how = _wait_child(pid, start + job["wall_seconds"])
+    if how != "exited":
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    _, status = os.waitpid(pid, 0)
     _sweep(may_sweep)
     return {
         "exit_code": os.waitstatus_to_exitcode(status),
-        "timed_out": timed_out,
-        "stopped": stopped,
+        "timed_out": how == "timeout",
+        "stopped": how == "stopped",
         "seconds": time.monotonic() - start,
     }
 
