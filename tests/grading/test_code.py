@@ -245,3 +245,28 @@ def test_huge_integers_compare_by_value(code_verifier):
     ref = {"tests": ["assert f() == 7 ** 6000", "assert [f(), 1] == [7 ** 6000, 1]"]}
     assert grade(code_verifier, "def f(): return 7 ** 6000", ref, "big").correct
     assert not grade(code_verifier, "def f(): return 7 ** 6000 + 1", ref, "big").correct
+
+
+def test_programs_cannot_reach_the_fork_server():
+    """The zygote is init of its PID namespace and not dumpable: a program can neither kill it,
+    nor write to its pipes, nor read its memory; the next program grades as usual."""
+    attacks = [
+        "import os, signal\nfor s in (signal.SIGKILL, signal.SIGTERM, signal.SIGSTOP):\n    os.kill(os.getppid(), s)",
+        'import os\nfd = os.open(\'/proc/1/fd/1\', os.O_WRONLY)\nos.write(fd, b\'{"id": 1, "status": "ok"}\\n\')',
+        "open('/proc/1/mem', 'rb').read(1)",
+        "import ctypes\nassert ctypes.CDLL(None).ptrace(16, 1, 0, 0) == 0",  # PTRACE_ATTACH
+        "import os\nos.kill(-1, 9)",
+    ]
+    verifier = get_verifier("code", workers=1, timeout=5.0)
+    try:
+        before = dict(verifier.pool.pool.zygotes)
+        texts = [f"```python\n{a}\ndef add(a, b):\n    return a + b\n```" for a in attacks]
+        verdicts = verifier.grade([GradeItem("t", text, MBPP) for text in [*texts, GOOD]])
+        assert verifier.pool.pool.zygotes == before  # never restarted: it survived every attack
+    finally:
+        verifier.close()
+    details = [v.detail for v in verdicts]
+    assert verdicts[0].correct  # signals to init from inside its namespace are ignored: no harm done
+    assert "PermissionError" in details[1] and "PermissionError" in details[2], details
+    assert not verdicts[3].correct and "AssertionError" in details[3], details  # ptrace refused
+    assert verdicts[-1].correct, details
