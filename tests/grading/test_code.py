@@ -270,3 +270,14 @@ def test_programs_cannot_reach_the_fork_server():
     assert "PermissionError" in details[1] and "PermissionError" in details[2], details
     assert not verdicts[3].correct and "AssertionError" in details[3], details  # ptrace refused
     assert verdicts[-1].correct, details
+
+
+def test_a_broken_reference_does_not_spoil_another_tasks_expected_values():
+    verifier = get_verifier("code", workers=1, timeout=5.0)  # one worker: both tasks share a run
+    broken = {"tests": ["assert add(1, 2) == 3"], "imports": ["import os\nos._exit(3)"]}
+    try:
+        bad, good = verifier.grade([GradeItem("broken", GOOD, broken), GradeItem("fine", GOOD, MBPP)])
+    finally:
+        verifier.close()
+    assert bad.status == "error" and "did not compute" in bad.detail
+    assert good.correct

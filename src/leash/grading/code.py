@@ -92,10 +92,9 @@ _dumps, _write, _encode = json.dumps, os.write, str.encode
 _ns = {"__name__": "__candidate__"}
 for _line in _spec.get("setup", []):
     exec(_line, _ns)
-if _spec.get("candidate", True):
-    exec(compile(open("candidate.py").read(), "candidate.py", "exec"), _ns)
+exec(compile(open("candidate.py").read(), "candidate.py", "exec"), _ns)
 _param = _spec.get("param")
-_fn = _ns[_spec["entry_point"]] if _param and _spec.get("candidate", True) else None
+_fn = _ns[_spec["entry_point"]] if _param else None
 for _kind, _src in _spec.get("tests", []):
     try:
         if _kind == "call":
@@ -113,6 +112,31 @@ for _kind, _src in _spec.get("tests", []):
     _write(_fd, _encode(_dumps(_result) + "\n"))
 _write(_fd, _encode(_nonce + "\n"))
 """
+
+
+# Expected values of many tasks in one sandboxed run (no candidate: the tasks' own test code
+# only), each task in a fresh namespace, one result line per task, then the nonce.
+EXPECTED_HARNESS = (
+    HARNESS[: HARNESS.index("_ns = {")]
+    + r"""
+for _task in _spec["tasks"]:
+    _ns = {"__name__": "__reference__"}
+    try:
+        for _line in _task["setup"]:
+            exec(_line, _ns)
+        _values = []
+        for _src in _task["expected"]:
+            try:
+                _values.append(["ok", _ser(eval(_src, _ns))])
+            except BaseException as _err:
+                _values.append(["raised", type(_err).__name__])
+        _out = ["ok", _values]
+    except BaseException as _err:
+        _out = ["setup", type(_err).__name__ + ": " + str(_err)[:200]]
+    _write(_fd, _encode(_dumps(_out) + "\n"))
+_write(_fd, _encode(_nonce + "\n"))
+"""
+)
 
 
 def extract_program(text: str) -> str:
@@ -333,7 +357,8 @@ class CodeVerifier:
     @property
     def pool(self) -> ProgramPool:
         if self._pool is None:
-            self._pool = ProgramPool(self.workers, self.limits, scripts={"harness.py": HARNESS})
+            scripts = {"harness.py": HARNESS, "expected.py": EXPECTED_HARNESS}
+            self._pool = ProgramPool(self.workers, self.limits, scripts=scripts)
         return self._pool
 
     def grade(self, items: list[GradeItem]) -> list[Verdict]:
@@ -369,25 +394,46 @@ class CodeVerifier:
                 except (ValueError, SyntaxError, KeyError, TypeError) as err:
                     new[item.task_id] = _Task(error=f"bad reference: {err}")
         wanted = [t for t in new.values() if t.plan is not None and t.plan.expected]
-        programs = [self._expected_program(t.plan) for t in wanted]  # type: ignore[arg-type]
-        for idx, result in self.pool.run(programs) if programs else ():
-            task = wanted[idx]
-            try:
-                task.expected = self._read_expected(result, task.plan)  # type: ignore[arg-type]
-            except _BadReference as err:
-                task.error = str(err)
+        # One run per worker for all new tasks; a task whose line is missing (the run
+        # crashed or timed out) is retried alone, so one bad reference cannot spoil another.
+        chunks = [wanted[k :: self.workers] for k in range(self.workers) if wanted[k :: self.workers]]
+        alone = self._compute_expected(chunks)
+        self._compute_expected([[t] for t in alone], last_try=True)
         self.tasks.update(new)
 
-    @staticmethod
-    def _expected_program(plan: _Plan) -> Program:
-        spec = {"setup": plan.setup, "tests": [["call", e] for e in plan.expected], "candidate": False}
-        return Program({"spec.json": json.dumps(spec)}, ["harness.py", "nonce"])
+    def _compute_expected(self, chunks: list[list[_Task]], last_try: bool = False) -> list[_Task]:
+        """Fill each task's expected values; returns the tasks that got no answer."""
+        programs = []
+        for chunk in chunks:
+            spec = {"tasks": [{"setup": t.plan.setup, "expected": t.plan.expected} for t in chunk]}  # type: ignore[union-attr]
+            programs.append(Program({"spec.json": json.dumps(spec)}, ["expected.py", "nonce"]))
+        missing: list[_Task] = []
+        for idx, result in self.pool.run(programs) if programs else ():
+            chunk = chunks[idx]
+            lines, _ = self._results(result.stdout, len(chunk))
+            for k, task in enumerate(chunk):
+                if k < len(lines):
+                    try:
+                        task.expected = self._read_expected(lines[k], task.plan)  # type: ignore[arg-type]
+                    except _BadReference as err:
+                        task.error = str(err)
+                elif last_try:
+                    why = "timed out" if result.timed_out else self._tail(result)
+                    task.error = f"bad reference: the expected values did not compute: {why}"
+                else:
+                    missing.append(task)
+        return missing
 
-    def _read_expected(self, result: SandboxResult, plan: _Plan) -> list[Any]:
-        values, complete = self._results(result.stdout, len(plan.expected))
-        if result.exit_code != 0 or not complete or len(values) != len(plan.expected):
-            tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["timed out"]
-            raise _BadReference(f"bad reference: the expected values did not compute: {tail[0][:200]}")
+    @staticmethod
+    def _tail(result: SandboxResult) -> str:
+        return (result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"])[0][:200]
+
+    @staticmethod
+    def _read_expected(line: Any, plan: _Plan) -> list[Any]:
+        if not isinstance(line, list) or len(line) != 2 or line[0] != "ok":
+            detail = line[1] if isinstance(line, list) and len(line) == 2 else "unreadable"
+            raise _BadReference(f"bad reference: the test file's code raised without the candidate: {detail}")
+        values = line[1]
         for k, (status, value) in enumerate(values):
             if status != "ok":
                 raise _BadReference(
