@@ -10,10 +10,15 @@ side by side:
 3. leash's `code` verifier, `--workers` = the cores here (sandboxed fork servers),
    including starting its zygotes and computing the tasks' expected values.
 
+On a shared machine the load moves during a run, so the problems are taken in
+`--slices` slices and the three graders take turns on each slice: all three see
+the same load over time. leash's verifier stays open across slices (its start-up
+is timed once, in the first); each slice's tasks get their expected values in it.
+
 Verdicts are compared program for program. Then the restated-function case: the
 entry point's def alone (no prompt imports or helpers), as a chat model writes it.
 
-    python benchmarks/bench_code.py [--problems 164] [--per-problem 4] [--workers N]
+    python benchmarks/bench_code.py [--problems 164] [--per-problem 4] [--workers N] [--slices 8]
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -78,13 +84,9 @@ def human_eval_parallel(
     return passed, seconds
 
 
-def leash(problems: dict, texts: list[tuple[str, str]], workers: int) -> tuple[list[bool], float]:
+def leash(verifier: Any, problems: dict, texts: list[tuple[str, str]]) -> tuple[list[bool], float]:
     start = time.perf_counter()
-    verifier = get_verifier("code", workers=workers, timeout=TIMEOUT)
-    try:
-        verdicts = verifier.grade([GradeItem(t, text, reference(problems[t])) for t, text in texts])
-    finally:
-        verifier.close()
+    verdicts = verifier.grade([GradeItem(t, text, reference(problems[t])) for t, text in texts])
     return [v.correct for v in verdicts], time.perf_counter() - start
 
 
@@ -95,6 +97,7 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=164)
     parser.add_argument("--per-problem", type=int, default=4, help="mutants per problem")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--slices", type=int, default=8, help="the graders take turns slice by slice")
     args = parser.parse_args()
     problems = dict(list(read_problems().items())[: args.problems])
     progs = programs(problems, args.per_problem)
@@ -103,10 +106,34 @@ def main() -> None:
     )
     print(f"workers: {args.workers}; timeout {TIMEOUT} s; load average before: {os.getloadavg()[0]:.1f}")
 
-    with tempfile.TemporaryDirectory(prefix="leash-bench-code-") as tmp:
-        ours, t_ours = leash(problems, progs, args.workers)
-        seq, t_seq = human_eval_sequential(problems, progs)
-        par, t_par = human_eval_parallel(problems, progs, args.workers, Path(tmp))
+    names = list(problems)
+    step = -(-len(names) // args.slices)
+    ours: list[bool] = []
+    seq: list[bool] = []
+    par: list[bool] = []
+    t_ours = t_seq = t_par = 0.0
+    start = time.perf_counter()
+    verifier = get_verifier("code", workers=args.workers, timeout=TIMEOUT)
+    t_ours += time.perf_counter() - start  # the zygotes' start-up
+    try:
+        with tempfile.TemporaryDirectory(prefix="leash-bench-code-") as tmp:
+            for k in range(0, len(names), step):
+                part = {t: problems[t] for t in names[k : k + step]}
+                chunk = [(t, body) for t, body in progs if t in part]
+                got, seconds = leash(verifier, part, chunk)
+                ours += got
+                t_ours += seconds
+                got, seconds = human_eval_sequential(part, chunk)
+                seq += got
+                t_seq += seconds
+                got, seconds = human_eval_parallel(part, chunk, args.workers, Path(tmp))
+                par += got
+                t_par += seconds
+                print(
+                    f"slice {k // step + 1}: {len(chunk)} programs; load {os.getloadavg()[0]:.1f}", flush=True
+                )
+    finally:
+        verifier.close()
 
     n = len(progs)
     rows = [
@@ -128,7 +155,11 @@ def main() -> None:
     texts = [
         (t, restated(p["prompt"], p["canonical_solution"], p["entry_point"])) for t, p in problems.items()
     ]
-    restated_ok, _ = leash(problems, texts, args.workers)
+    verifier = get_verifier("code", workers=args.workers, timeout=TIMEOUT)
+    try:
+        restated_ok, _ = leash(verifier, problems, texts)
+    finally:
+        verifier.close()
     print(
         f"restated functions (the def alone, no prompt imports/helpers): {sum(restated_ok)}/{len(texts)} pass"
     )

@@ -425,7 +425,7 @@ class SandboxPool:
                     and stop(idx)
                 ):
                     stopping.add(slot)
-                    zygote.send("stop")
+                    zygote.send(f"stop {idx}")
                 elif zygote.dead or time.monotonic() >= deadline:
                     del busy[slot]
                     stopping.discard(slot)

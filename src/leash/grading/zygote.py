@@ -213,13 +213,39 @@ def _sweep(may_sweep):
             return
 
 
-def _wait_child(pid, deadline):
-    """Until the child exits, the deadline passes, or the grader asks to stop the job:
-    "exited" | "timeout" | "stopped". The grader sends nothing while a job runs but
-    that request (it has seen a failed test); end of input means the grader is gone."""
+_INPUT = bytearray()  # what the grader sent and no one has read yet (a job line, stop requests)
+_EOF: list = []  # non-empty once the grader closed its end
+
+
+def _read_input():
+    chunk = os.read(0, 65536)  # jobs name files; no program text passes through here
+    if chunk:
+        _INPUT.extend(chunk)
+    else:
+        _EOF.append(True)
+
+
+def _take_stop(job_id):
+    """Remove a `stop <job_id>` line from the input, if there is one."""
+    marker = b"stop %d\n" % job_id
+    at = _INPUT.find(marker)
+    if at == -1 or (at > 0 and _INPUT[at - 1 : at] != b"\n"):
+        return False
+    del _INPUT[at : at + len(marker)]
+    return True
+
+
+def _wait_child(pid, deadline, job_id):
+    """Until the child exits, the deadline passes, or the grader asks to stop this job:
+    "exited" | "timeout" | "stopped". While a job runs the grader sends nothing but
+    `stop <id>` (it has seen a failed test); end of input means the grader is gone.
+    It never queues the next job meanwhile: that job's files would then exist, owned by
+    this uid, while this job's program runs."""
     pidfd = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None  # Linux >= 5.3
     try:
         while True:
+            if _take_stop(job_id) or _EOF:
+                return "stopped"
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return "timeout"
@@ -232,19 +258,18 @@ def _wait_child(pid, deadline):
                 if pidfd in ready:
                     return "exited"
             if 0 in ready:
-                os.read(0, 65536)
-                return "stopped"
+                _read_input()
     finally:
         if pidfd is not None:
             os.close(pidfd)
 
 
-def _run_program(job, may_sweep):
+def _run_program(job_id, job, may_sweep):
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
         _child(job)
-    how = _wait_child(pid, start + job["wall_seconds"])
+    how = _wait_child(pid, start + job["wall_seconds"], job_id)
     if how != "exited":
         try:
             os.killpg(pid, signal.SIGKILL)
@@ -293,18 +318,18 @@ def _serve_code(config):
     may_sweep = os.getpid() == 1 or config.get("dedicated_uid", False)
     sys.stdout.write(json.dumps({"ready": True}) + "\n")
     sys.stdout.flush()
-    pending = b""
     while True:
-        while b"\n" not in pending:
-            chunk = os.read(0, 65536)  # jobs name files; no program text passes through here
-            if not chunk:
+        while b"\n" not in _INPUT:
+            if _EOF:
                 return
-            pending += chunk
-        line, _, pending = pending.partition(b"\n")
+            _read_input()
+        at = _INPUT.index(b"\n")
+        line = bytes(_INPUT[:at])
+        del _INPUT[: at + 1]
         if not line.startswith(b"{"):
             continue  # a request to stop a job that had already ended
         job = json.loads(line)
-        result = _run_program(job["args"], may_sweep)
+        result = _run_program(job["id"], job["args"], may_sweep)
         sys.stdout.write(json.dumps({"id": job["id"], "status": "ok", "value": result}) + "\n")
         sys.stdout.flush()
 
