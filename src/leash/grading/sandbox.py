@@ -447,7 +447,16 @@ class SandboxPool:
         return {by_fd[fd] for fd in ready}
 
     def close(self) -> None:
+        """End every zygote: its input closed, it exits (its CPU time then counts in the grader's
+        RUSAGE_CHILDREN); one still running after a second is killed."""
         for zygote in self.zygotes.values():
+            zygote.end_input()
+        deadline = time.monotonic() + 1.0
+        for zygote in self.zygotes.values():
+            try:
+                zygote.proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
             zygote.kill()
         self.zygotes = {}
 
@@ -647,6 +656,13 @@ class _Zygote:
         except OSError:
             data = b""
         return data.decode(errors="replace").strip().splitlines()[-1][:300] if data.strip() else ""
+
+    def end_input(self) -> None:
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        except OSError:
+            pass
 
     def kill(self) -> None:
         try:
