@@ -159,6 +159,20 @@ class _Plan:
     param: str | None = None  # the name `check` gives the candidate
     prompt: str | None = None  # prepended to the program (HumanEval)
 
+    spec: str | None = None  # spec_json(), once
+
+    def spec_json(self) -> str:
+        """What the harness reads: the same for every program of the task."""
+        if self.spec is None:
+            spec = {
+                "setup": self.setup,
+                "tests": self.tests,
+                "entry_point": self.entry_point,
+                "param": self.param,
+            }
+            self.spec = json.dumps(spec)
+        return self.spec
+
     @property
     def n_asserts(self) -> int:
         return sum(kind == "assert" for kind, _ in self.tests)
@@ -166,16 +180,42 @@ class _Plan:
 
 def _split_assert(source: str) -> tuple[str, str] | None:
     """`assert CALL == EXPECTED` -> (CALL, EXPECTED); None for any other statement."""
+    source = source.strip()
     try:
-        tree = ast.parse(source.strip())
+        tree = ast.parse(source)
     except SyntaxError:
         return None
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
         return None
     test = tree.body[0].test
     if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
-        return ast.unparse(test.left), ast.unparse(test.comparators[0])
+        segment = _Segments(source)
+        return segment(test.left), segment(test.comparators[0])
     return None
+
+
+class _Segments:
+    """Nodes' own text out of one source, exactly as the test wrote it (`ast.unparse` and
+    `ast.get_source_segment` re-walk or re-split the source per node: slow for 1,000 asserts)."""
+
+    def __init__(self, source: str) -> None:
+        self.lines = source.splitlines(keepends=True)
+
+    def _at(self, line: int, col: int) -> tuple[int, int]:
+        text = self.lines[line - 1]
+        return line - 1, col if text.isascii() else len(text.encode()[:col].decode(errors="replace"))
+
+    def __call__(self, node: ast.AST) -> str:
+        end_line, end_col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+        if end_line is None or end_col is None:
+            return ast.unparse(node)
+        (l0, c0), (l1, c1) = self._at(node.lineno, node.col_offset), self._at(end_line, end_col)  # type: ignore[attr-defined]
+        if l0 == l1:
+            return self.lines[l0][c0:c1]
+        return "".join([self.lines[l0][c0:], *self.lines[l0 + 1 : l1], self.lines[l1][:c1]])
+
+
+_BUILTINS = frozenset(dir(builtins))
 
 
 def _defined(sources: list[str]) -> set[str]:
@@ -230,7 +270,7 @@ def _plan(reference: dict[str, Any]) -> _Plan:
     # An expected side that reads a name the setup does not define (the candidate's own
     # function, as in HumanEval/33's `tuple(sort_third(x))`) cannot be computed without
     # the candidate: that test runs as an in-sandbox assert.
-    known = (_defined(plan.setup) | set(dir(builtins))) - {plan.param, plan.entry_point}
+    known = (_defined(plan.setup) | _BUILTINS) - {plan.param, plan.entry_point}
     for test in tests:
         split = _split_assert(test)
         if split is None or not _free_names(split[1]) <= known:
@@ -256,7 +296,8 @@ def _check_body(source: str, plan: _Plan) -> list[str]:
     plan.setup += [ast.unparse(n) for n in others]
     simple = all(isinstance(s, ast.Assert | ast.Expr) for s in check.body)
     if simple:
-        return [ast.unparse(s) for s in check.body if isinstance(s, ast.Assert)]
+        segment = _Segments(source)
+        return [segment(s) for s in check.body if isinstance(s, ast.Assert)]
     plan.setup.append(ast.unparse(check))
     return [f"check({plan.param})"]
 
@@ -450,16 +491,7 @@ class CodeVerifier:
             plan = self.tasks[task_id].plan
             assert plan is not None
             nonces.append(secrets.token_hex(16))
-            spec = {
-                "setup": plan.setup,
-                "tests": plan.tests,
-                "entry_point": plan.entry_point,
-                "param": plan.param,
-            }
-            files = {
-                "spec.json": json.dumps(spec),
-                "candidate.py": _with_prompt(program, plan),
-            }
+            files = {"spec.json": plan.spec_json(), "candidate.py": _with_prompt(program, plan)}
             programs.append(Program(files, ["harness.py", nonces[-1]]))
         out: dict[tuple[str, str], Verdict] = {}
         stop = lambda idx, stdout: self._should_stop(keys[idx], stdout)  # noqa: E731
