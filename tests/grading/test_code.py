@@ -27,7 +27,9 @@ GOOD = "```python\ndef add(a, b):\n    return a + b\n```"
 
 @pytest.fixture(scope="module")
 def code_verifier():
-    return get_verifier("code", timeout=5.0)
+    verifier = get_verifier("code", timeout=5.0)
+    yield verifier
+    verifier.close()
 
 
 def grade(verifier, text, reference=MBPP, task_id="t"):

@@ -28,6 +28,7 @@ records it, and `--strict` refuses to grade.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import selectors
@@ -607,9 +608,19 @@ class ProgramPool:
         self.pool.close()
 
 
+_LIVE: set[_Zygote] = set()  # zygotes not yet killed: killed at exit, their dirs removed
+
+
+@atexit.register
+def _kill_live_zygotes() -> None:
+    for zygote in list(_LIVE):
+        zygote.kill()
+
+
 class _Zygote:
     def __init__(self, proc: subprocess.Popen[bytes], workdir: Path, uid: int) -> None:
         self.proc, self.workdir, self.uid = proc, workdir, uid
+        _LIVE.add(self)
         self.buffer = b""
         self.dead = False
         assert proc.stdout is not None
@@ -665,6 +676,7 @@ class _Zygote:
             pass
 
     def kill(self) -> None:
+        _LIVE.discard(self)
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:

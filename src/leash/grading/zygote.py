@@ -285,12 +285,20 @@ def _run_program(job_id, job, may_sweep):
     }
 
 
+def _remove_own_dir():
+    """The grader closed its end (it ended, or crashed): leave nothing behind."""
+    import shutil
+
+    shutil.rmtree(os.getcwd(), ignore_errors=True)
+
+
 def main():
     _not_dumpable()
     config = json.loads(sys.stdin.readline())
     sys.path[:0] = config["paths"]
     if config["kind"] == "code":
         _serve_code(config)
+        _remove_own_dir()
         return
     sys.set_int_max_str_digits(0)
     score = _scorer(config["kind"])
@@ -301,6 +309,7 @@ def main():
         result = _run_job(score, job["args"], config["timeout"], config["cpu_seconds"])
         sys.stdout.write(json.dumps({"id": job["id"], **result}) + "\n")
         sys.stdout.flush()
+    _remove_own_dir()
 
 
 def _serve_code(config):
