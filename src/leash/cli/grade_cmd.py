@@ -19,7 +19,12 @@ def grade_command(
     verifier: str | None = typer.Option(
         None, "--verifier", "-v", help=f"Override the tasks' verifiers: {', '.join(sorted(VERIFIERS))}."
     ),
-    workers: int = typer.Option(2, "--workers", "-w", help="Worker processes for math and rg."),
+    workers: int = typer.Option(
+        2,
+        "--workers",
+        "-w",
+        help="Worker processes (math) or sandboxed fork servers (code, rg) run in parallel.",
+    ),
     timeout: float = typer.Option(10.0, "--timeout", help="Hard wall-clock limit per verification, seconds."),
     strict: bool = typer.Option(False, "--strict", help="Refuse to run code without the full sandbox."),
 ) -> None:

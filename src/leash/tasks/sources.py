@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from leash.errors import LeashError
 from leash.jsonl import read_jsonl, require_file
-from leash.tasks.files import check_verifier, task_row
+from leash.tasks.files import LAYOUT_FIELDS, check_verifier, published_layout, task_row
 
 __all__ = [
     "SOURCES",
@@ -286,6 +286,8 @@ def rows_to_tasks(rows: list[dict[str, Any]], where: str, dataset: str, columns:
             except json.JSONDecodeError:
                 reference = {"answer": reference}
         reference = dict(reference) if isinstance(reference, dict) else {}
+        published = published_layout(row, f"{where}: row {i}")  # HumanEval / MBPP as published
+        reference = published or reference
         if row.get(columns.answer) is not None:
             reference.setdefault("answer", row[columns.answer])
         question = row[columns.prompt]
@@ -299,10 +301,12 @@ def rows_to_tasks(rows: list[dict[str, Any]], where: str, dataset: str, columns:
                 task_id=f"{dataset}/{i}" if use_index else str(row[columns.id]),
                 question=question,
                 dataset=str(row.get("dataset") or dataset),
-                verifier=row.get("verifier"),
+                verifier=row.get("verifier") or ("code" if published else None),
                 reference=reference or None,
                 system=row.get("system"),
-                meta={k: v for k, v in row.items() if k not in used},
+                meta={
+                    k: v for k, v in row.items() if k not in used and not (published and k in LAYOUT_FIELDS)
+                },
             )
         )
     return tasks
