@@ -52,6 +52,12 @@ def load_study(study: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     missing = [m for m in record["models"][1:] if m not in results]
     if missing:
         raise DocError(f"{study / 'report'}: no comparison for {', '.join(missing)}; run the study again")
+    # Every run must have been sampled at the commit the study started from (no commit in between).
+    revisions = {r["runs"][side].get("git_revision") for r in results.values() for side in ("base", "tuned")}
+    if revisions != {record.get("git_revision")}:
+        raise DocError(
+            f"{study}: its runs were made at several commits ({sorted(map(str, revisions))}); run again"
+        )
     return record, results
 
 
@@ -143,6 +149,7 @@ def checks(results: dict[str, dict[str, Any]], rl_models: list[str], distilled: 
         base_ent = any_result["answer_entropy"]["base"]
         crossing = {m: results[m]["pass_at_k"]["crossover_k"] for m in rl_models}
         crossed = {m: f"k = {c:,}" for m, c in crossing.items() if c is not None}
+        above = [m for m in rl_models if m not in crossed and at1[m] <= base1]  # no crossing: never below
         token = {m: results[m]["entropy"]["tuned"]["all"]["token_entropy"] for m in rl_models}
         base_token = any_result["entropy"]["base"]["all"]["token_entropy"]
         ppl = {m: (results[m]["perplexity"]["tuned"].get("base") or {}).get("all") for m in rl_models}
@@ -153,7 +160,8 @@ def checks(results: dict[str, dict[str, Any]], rl_models: list[str], distilled: 
             f"- **The base at or above RL at the largest k, with the crossover k**: "
             f"{verdict([base_max >= v for v in at_max.values()])} — at k = {k_max:,} the base solves "
             f"{num(base_max)} of the problems, {listing({m: num(v) for m, v in at_max.items()})}"
-            + (f"; the base overtakes at {listing(crossed)}." if crossed else "; the base never overtakes."),
+            + (f"; the base overtakes at {listing(crossed)}" if crossed else "")
+            + (f"; the base is at or above {', '.join(map(name_of, above))} at every k." if above else "."),
             f"- **SRR < 1 and NSCR < 0**: {verdict([srr[m] < 1 and nscr[m] < 0 for m in rl_models])} — "
             f"SRR {listing({m: num(v) for m, v in srr.items()})}, "
             f"NSCR {listing({m: num(v) for m, v in nscr.items()})} (the papers: SRR ~0.9).",
@@ -185,14 +193,17 @@ def checks(results: dict[str, dict[str, Any]], rl_models: list[str], distilled: 
     return out
 
 
+def rate(steps: int, seconds: float) -> str:
+    value = steps / max(seconds, 0.01)
+    return f"{value:.1f}" if value >= 1 else f"{value:.3f}"
+
+
 def timings(record: dict[str, Any]) -> str:
     seconds, config = record["seconds"], record["config"]
     rl = [seconds[f"rl {a}"] for a in config["algos"] if f"rl {a}" in seconds]
-    speed = (
-        f"pretraining {config['pretrain_steps'] / max(seconds['pretrain base'], 0.1):.1f} steps/s (batch 64)"
-    )
+    speed = f"pretraining {rate(config['pretrain_steps'], seconds['pretrain base'])} steps/s (batch 64)"
     if rl:
-        speed += f", RL {config['rl_steps'] / max(sum(rl) / len(rl), 0.1):.1f} steps/s (16 × 8 samples)"
+        speed += f", RL {rate(config['rl_steps'], sum(rl) / len(rl))} steps/s (16 × 8 samples)"
     stages = " · ".join(f"{name} {s:.0f}" for name, s in seconds.items())
     return f"Speed: {speed}. Seconds per stage: {stages}."
 
@@ -206,10 +217,10 @@ def render_block(record: dict[str, Any], results: dict[str, dict[str, Any]], mad
     ks, table = pass_table(results, models)
     total = sum(record["seconds"].values()) / 60
     problems = results[models[1]]["tasks"]["compared"]
-    size = "" if config["n"] >= 1024 else f" (`--quick`: toy size, n = {config['n']})"
+    title = "`leash demo`" if config["n"] >= 1024 else f"`leash demo --quick`, toy size: n = {config['n']}"
     parts = [
         f"{BEGIN}: scripts/lab_doc.py writes this block from a study; edit the script, not the block -->",
-        f"## What came out (`leash demo`{size}, {record['finished'][:10]}, {total:.1f} min)",
+        f"## What came out ({title}, {record['finished'][:10]}, {total:.1f} min)",
         "",
         f"Made {made_at}, on {record['machine']}; finished {record['finished']}. "
         "`python scripts/lab_doc.py` runs the study again and rewrites this block and the figures.",

@@ -61,6 +61,10 @@ def test_the_study_end_to_end_at_toy_size(study):
     record = json.loads((study / "study.json").read_text())
     assert record["models"] == ["base", "grpo", "dapo", "distilled"] and record["config"]["n"] == 16
     assert set(record["seconds"]) >= {"pretrain base", "distill", "sample distilled", "report"}
+    revisions = {
+        json.loads((study / "runs" / m / "run.json").read_text())["git_revision"] for m in record["models"]
+    }
+    assert revisions == {record["git_revision"]}
     assert json.loads((study / ".leash-demo").read_text())["entries"] == [
         "models",
         "report",
@@ -112,7 +116,7 @@ def test_lab_doc_rewrites_the_block_from_the_study(study, tmp_path):
     # The prose outside the block is kept as written, and only one block remains.
     before, after = original.split(doc.BEGIN)[0], original.split(doc.END)[1]
     assert text.startswith(before) and text.endswith(after) and text.count(doc.BEGIN) == 1
-    assert "Stale" not in text and "toy size, n = 16" in text
+    assert "Stale" not in text and "toy size: n = 16" in text
     # pass@k in the table against an exact computation from the runs' grades.
     rows = table(text, "k")
     ks = [int(k.replace(",", "")) for k in rows["k"]]

@@ -68,6 +68,7 @@ def run_study(out: str | Path, config: StudyConfig = StudyConfig(), log: Log = p
     out = Path(out)
     models, runs = out / "models", out / "runs"
     times: dict[str, float] = {}
+    made_by = _made_by()  # the checkout as the study starts: the code that runs
 
     def stage(name: str, fn: Callable[[], Any]) -> Any:
         log(f"[{name}] ...")
@@ -110,14 +111,15 @@ def run_study(out: str | Path, config: StudyConfig = StudyConfig(), log: Log = p
         "models": names,
         "seconds": times,
         "report": str(report),
-        **_made_by(),
+        **made_by,
+        "finished": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     (out / "study.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
 
 
 def _made_by() -> dict[str, Any]:
-    """The commit (and whether the checkout had uncommitted changes), the date and the machine."""
+    """The commit (and whether the checkout has uncommitted changes) and the machine."""
     import torch
 
     revision = provenance()["git_revision"]
@@ -131,7 +133,6 @@ def _made_by() -> dict[str, Any]:
     return {
         "git_revision": revision,
         "git_dirty": dirty,
-        "finished": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
         f"torch {torch.__version__} with {torch.get_num_threads()} threads",
     }
