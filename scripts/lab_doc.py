@@ -324,6 +324,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lab_doc: error: {err}", file=sys.stderr)
         return 2
     print(f"rewrote {args.page} and its figures from {study}, {made_at}")
+    record = json.loads((study / "study.json").read_text())
+    total, stated = (
+        sum(record["seconds"].values()) / 60,
+        re.search(r"~(\d+) min", (ROOT / "README.md").read_text()),
+    )
+    if record["config"]["n"] >= 1024 and stated and abs(total - int(stated.group(1))) > 1.5:
+        print(
+            f"note: the study took {total:.1f} min; README.md, docs/lab.md's command list and "
+            f"`leash demo --help` say ~{stated.group(1)}: update the three together"
+        )
     return 0
 
 
