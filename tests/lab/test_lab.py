@@ -90,20 +90,3 @@ def test_sft_self_distill_and_cli(base, tmp_path):
         capture_output=True, text=True,
     )  # fmt: skip
     assert proc.returncode == 2 and "unknown --algo 'ppo'" in proc.stderr
-
-
-def test_the_study_end_to_end_at_toy_size(tmp_path):
-    """`leash demo --quick`: every stage of the pipeline on freshly trained tiny models."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "leash", "demo", "--quick", "--out", str(tmp_path / "demo")],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "[report] done" in proc.stdout
-    report = tmp_path / "demo" / "report"
-    result = json.loads((report / "compare-1.json").read_text())
-    assert result["runs"]["tuned"]["model"].endswith("grpo") and result["n"] == {"base": 16, "tuned": 16}
-    assert {name for name in json.loads((report / "compare-3.json").read_text())["perplexity"]["tuned"]} == {
-        "base"
-    }
-    assert (report / "report.html").exists()

@@ -7,15 +7,21 @@ score → compare → report, every stage through leash's own public functions.
     distilled  the base fine-tuned on the teacher's correct samples
 
 Evaluation: 64 held-out problems, n samples each at the papers' temperature 0.6 and
-top-p 0.95. Nothing in the evaluation is tuned to force a result; docs/lab.md says
-what came out.
+top-p 0.95. Nothing in the evaluation is tuned to force a result. `<out>/study.json`
+records the configuration, the seconds per stage, the git commit and the machine;
+scripts/lab_doc.py turns it and the report into docs/lab.md's results.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import platform
+import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +31,7 @@ from leash.lab.rl import RLConfig
 from leash.report import build_report
 from leash.sampling import SamplingParams, sample_run
 from leash.scoring import score_run
+from leash.store import provenance
 
 __all__ = ["StudyConfig", "run_study"]
 
@@ -39,13 +46,14 @@ class StudyConfig:
     teacher_steps: int = 3000
     rl_steps: int = 150
     distill_steps: int = 300
+    distill_problems: int = 1000  # training problems the teacher samples 8 answers for
     algos: tuple[str, ...] = ("grpo", "dapo")
     score: bool = True  # token entropy and perplexity (each run under the base)
     seed: int = 0
 
 
 QUICK = StudyConfig(
-    problems=8, n=16, pretrain_steps=60, teacher_steps=60, rl_steps=2, distill_steps=5, score=True
+    problems=8, n=16, pretrain_steps=60, teacher_steps=60, rl_steps=2, distill_steps=5, distill_problems=40
 )
 
 Log = Callable[[str], None]
@@ -60,6 +68,7 @@ def run_study(out: str | Path, config: StudyConfig = StudyConfig(), log: Log = p
     out = Path(out)
     models, runs = out / "models", out / "runs"
     times: dict[str, float] = {}
+    made_by = _made_by()  # the checkout as the study starts: the code that runs
 
     def stage(name: str, fn: Callable[[], Any]) -> Any:
         log(f"[{name}] ...")
@@ -83,8 +92,9 @@ def run_study(out: str | Path, config: StudyConfig = StudyConfig(), log: Log = p
         stage(f"rl {algo}", _bind(rl, base, models / algo, config=rl_config))
     stage(
         "distill",
-        _bind(distill, teacher, base, models / "distilled", steps=config.distill_steps, seed=config.seed),
-    )
+        _bind(distill, teacher, base, models / "distilled", steps=config.distill_steps, seed=config.seed,
+              tasks=f"lab:arith?size={config.distill_problems}&seed=7"),
+    )  # fmt: skip
     names = ["base", *config.algos, "distilled"]
     tasks = EVAL_TASKS.format(problems=config.problems)
     params = SamplingParams(temperature=0.6, top_p=0.95, max_tokens=12, stop=("\n",), seed=config.seed)
@@ -96,4 +106,33 @@ def run_study(out: str | Path, config: StudyConfig = StudyConfig(), log: Log = p
         if config.score:
             stage(f"score {name}", _bind(score_run, run, str(base), batch_size=64))
     report = stage("report", lambda: build_report([runs / n for n in names], out / "report"))
-    return {"seconds": times, "report": str(report)}
+    record = {
+        "config": asdict(config),
+        "models": names,
+        "seconds": times,
+        "report": str(report),
+        **made_by,
+        "finished": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    (out / "study.json").write_text(json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def _made_by() -> dict[str, Any]:
+    """The commit (and whether the checkout has uncommitted changes) and the machine."""
+    import torch
+
+    revision = provenance()["git_revision"]
+    dirty = None
+    if revision:
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+        dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+    return {
+        "git_revision": revision,
+        "git_dirty": dirty,
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__} with {torch.get_num_threads()} threads",
+    }

@@ -4,8 +4,10 @@
 
 A problem's target comes from one of several expression templates (solution
 modes), so it usually has several distinct correct answers, and modes differ in
-how often the base model's training data uses them. Registered as the task source
-`lab:arith?size=64&seed=0`; graded by the `arith` verifier (parsed, never evaluated).
+how often the base model's training data uses them. The task source
+`lab:arith?size=64&seed=0` (leash.tasks.sources) serves these problems; this module
+knows nothing of sources, so the two never import each other. Graded by the `arith`
+verifier (parsed, never evaluated).
 """
 
 from __future__ import annotations
@@ -14,11 +16,9 @@ import itertools
 import random
 from typing import Any
 
-from leash.errors import LeashError
 from leash.grading.arith import evaluate
-from leash.tasks.sources import Columns, Task, register_source
 
-__all__ = ["MODES", "arith_problems", "solutions"]
+__all__ = ["MODES", "arith_problems", "prompt_of", "solutions"]
 
 # (template, weight in the base model's pre-training data): frequent and rare modes.
 MODES: list[tuple[str, float]] = [
@@ -62,24 +62,6 @@ def arith_problems(size: int, seed: int) -> list[dict[str, Any]]:
 
 
 def prompt_of(problem: dict[str, Any]) -> str:
+    """The prompt the models see: `3 5 7 > 22`."""
     a, b, c = problem["numbers"]
     return f"{a} {b} {c} > {problem['target']}"
-
-
-def lab_tasks(body: str, params: dict[str, Any], columns: Columns) -> list[Task]:
-    if body != "arith":
-        raise LeashError(f"unknown lab task {body!r}; the lab has: arith")
-    size, seed = int(params.get("size", 64)), int(params.get("seed", 0))
-    return [
-        Task(
-            task_id=f"arith/s{seed}/{i:05d}",
-            question=prompt_of(p),
-            dataset="arith",
-            verifier="arith",
-            reference={"numbers": p["numbers"], "target": p["target"]},
-        )
-        for i, p in enumerate(arith_problems(size, seed))
-    ]
-
-
-register_source("lab", lab_tasks)

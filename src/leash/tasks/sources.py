@@ -122,8 +122,6 @@ def load_tasks(spec: str, columns: Columns | None = None, limit: int | None = No
 
         tasks = load_preset(body, params)
     else:
-        if kind == "lab" and kind not in SOURCES:
-            import leash.lab.tasks  # noqa: F401  (registers the lab's source)
         if kind not in SOURCES:
             known = ", ".join(f"{k}:" for k in sorted(SOURCES))
             raise LeashError(
@@ -409,3 +407,28 @@ def hf_tasks(name: str, params: dict[str, Any], columns: Columns) -> list[Task]:
 register_source("rg", rg_tasks)
 register_source("file", file_tasks)
 register_source("hf", hf_tasks)
+
+
+# --- the lab ------------------------------------------------------------------------------
+
+
+def lab_tasks(body: str, params: dict[str, Any], columns: Columns) -> list[Task]:
+    """`lab:arith?size=64&seed=0`: the lab's problems (leash.lab.tasks), imported on first use."""
+    from leash.lab.tasks import arith_problems, prompt_of  # imports nothing from leash.tasks
+
+    if body != "arith":
+        raise LeashError(f"unknown lab task {body!r}; the lab has: arith")
+    size, seed = int(params.get("size", 64)), int(params.get("seed", 0))
+    return [
+        Task(
+            task_id=f"arith/s{seed}/{i:05d}",
+            question=prompt_of(p),
+            dataset="arith",
+            verifier="arith",
+            reference={"numbers": p["numbers"], "target": p["target"]},
+        )
+        for i, p in enumerate(arith_problems(size, seed))
+    ]
+
+
+register_source("lab", lab_tasks)
