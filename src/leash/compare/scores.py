@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from leash.compare.load import RunGrades
 from leash.scoring import model_slug
-from leash.store import parquet_source
+from leash.store import parquet_source, to_arrow
 
 __all__ = ["entropy_table", "perplexity_blocks"]
 
@@ -41,8 +41,11 @@ def _scored(grades: RunGrades, scorer: str, problems: pa.Table) -> duckdb.DuckDB
 
 
 def _mean(relation: duckdb.DuckDBPyRelation, column: str, where: str = "true") -> float | None:
-    value = relation.filter(where).aggregate(f"avg({column})").fetchall()[0][0]
-    return None if value is None else float(value)
+    """The mean over sorted values: DuckDB's threads deliver rows in any order and a float sum
+    depends on it, so sorting first makes the same data give the same bits every time."""
+    rows = to_arrow(relation.filter(f"({where}) and {column} is not null").select(column))
+    values = np.sort(rows.column(0).to_numpy())
+    return float(values.sum() / len(values)) if len(values) else None
 
 
 def perplexity_blocks(runs: dict[str, RunGrades], problems: pa.Table) -> dict[str, Any]:
