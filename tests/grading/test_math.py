@@ -65,10 +65,12 @@ HOSTILE = [
 
 def test_pathological_answers_end_within_the_limit():
     verifier = get_verifier("math", workers=2, timeout=5.0)
-    verifier.pool  # started (and warmed up) before the clock
+    assert verifier.pool.workers  # started (and warmed up) before the clock
     start = time.monotonic()
     try:
-        verdicts = verifier.grade([GradeItem(f"h{i}", text, {"answer": "2"}) for i, text in enumerate(HOSTILE)])
+        verdicts = verifier.grade(
+            [GradeItem(f"h{i}", text, {"answer": "2"}) for i, text in enumerate(HOSTILE)]
+        )
     finally:
         verifier.close()
     elapsed = time.monotonic() - start

@@ -143,7 +143,9 @@ def _read(match: re.Match[str], config: Any) -> tuple[Groups, str]:
     integer = next((v for n, v in found.items() if n.startswith("integer") and v), "")
     decimal = next((v for n, v in found.items() if n.startswith("decimal") and v), "")
     if integer or decimal:
-        number = (integer.translate(str.maketrans("", "", ", ")).lstrip("0") or "0") + decimal.replace(",", ".")
+        number = (integer.translate(str.maketrans("", "", ", ")).lstrip("0") or "0") + decimal.replace(
+            ",", "."
+        )
         return (("number", number, bool(found.get("percent"))),), number
     return (), found.get("expr") or ""
 
@@ -343,7 +345,8 @@ class MathVerifier:
         """Text -> `extract_job`'s (key, priority), TIMEOUT or a JobError. Texts travel in chunks
         (a round trip per text would cost more than its regex pass); a chunk that fails is
         redone text by text, so only the text at fault times out."""
-        pending, results, alone = sorted(distinct), {}, []
+        pending, alone = sorted(distinct), []
+        results: dict[str, Any] = {}
         while pending:
             chunks = [pending[i : i + _CHUNK] for i in range(0, len(pending), _CHUNK)]
             pending = []
