@@ -1,30 +1,34 @@
-"""The `math` verifier: Math-Verify's own LaTeX extraction and `verify`, gold first, under a hard limit.
+"""The `math` verifier: Math-Verify's own answer extraction and `verify`, gold first, under a hard limit.
 
-A completion's answer is what `parse(text, [LatexExtractionConfig()])` finds in the
-text after the last `</think>` (its last `_MAX_CHARS` characters): the Minerva sentence
-"Final Answer: The final answer is $X$. I hope it is correct.", then "final answer
-is" and every `\\boxed{}` (several boxes joined into a set), then "answer:", then
-the last LaTeX expression of the text — Math-Verify's order, not a copy of it. Two
-stages, both in worker processes killed at the hard wall-clock limit:
+The verdict is `verify(parse(gold), parse(text))` as Math-Verify's README writes it, on
+the text after the last `</think>` (its last `_MAX_CHARS` characters), with one change:
+the prediction's plain-text expressions are never parsed. `parse` reads LaTeX
+(Minerva's "Final Answer: The final answer is $X$. I hope it is correct.", then "final
+answer is ..." and every `\\boxed{}` — several boxes joined into a set — then
+"answer: ...", then the last LaTeX expression) and plain text (numbers, and expressions
+like `2/3` that it hands to sympy's `parse_expr`, which calls `eval`). Here plain-text
+numbers are built from their digits and plain-text expressions count as unparsable;
+model text is never evaluated outside the sandbox. docs/grade.md lists what that loses.
 
-1. extract, once per distinct text: Math-Verify's own regexes and normalisation,
-   walked in its order (priority groups, rightmost match first, the first match
-   that parses wins). The result is a key — the normalised LaTeX strings and
-   percent flags of the winning match, and the first string seen (Math-Verify
-   appends it to the prediction) — from which the parsed answer follows exactly.
-   Workers cache LaTeX -> sympy, so a repeated answer is parsed once per worker;
-2. verify, once per distinct (task, key): `verify(parse(gold), prediction)` with
-   the prediction rebuilt from the key.
+Two stages, both in worker processes killed at the hard wall-clock limit:
 
-The verdict is therefore `verify(parse(gold), parse(tail, [LatexExtractionConfig()]))`
-(tests check the two paths agree), at the cost of a regex pass per completion.
-Completions are parsed as LaTeX only: Math-Verify's plain-expression path goes
-through sympy's `parse_expr`, which calls `eval`, and model text is never
-evaluated outside the sandbox; docs/grade.md lists what that loses. The gold is
-trusted and may use both. Workers lift Python's 4300-digit limit, so a huge
-integer is read as itself and not silently replaced by an earlier expression. The
-`answer` column is Math-Verify's normalised LaTeX string, never a sympy printout
-(printing can hang).
+1. extract: Math-Verify's own regexes and normalisation walked in its order (priority
+   groups; in a group, the rightmost match first; the first match that parses wins),
+   returning a key — (kind, normalised string, percent) for each expression of the
+   winning match, and the first string seen, which Math-Verify appends to the
+   prediction — from which the parsed answer follows exactly. Texts go in chunks;
+   workers cache string -> sympy. The unit of work is the *answer section*
+   (`answer_section`): the end of the text, from a line break before which there is no
+   box, no "final answer", no `$$` / `\\[`. An answer the section yields at priority
+   0 or 50 is the whole text's answer (proof in its docstring; tests check it); any
+   other section is redone on the whole text. Sections repeat across samples of a task,
+   so most completions cost a dictionary lookup in the grader.
+2. verify, once per distinct (task, key): `verify(parse(gold), prediction)`.
+
+The gold is trusted: both of Math-Verify's readers may read it (a bare gold is LaTeX,
+read inside `\\boxed{}`). Workers lift Python's 4300-digit limit, so a huge integer is
+read as itself and not silently replaced by an earlier expression. The `answer` column is
+Math-Verify's normalised string, never a sympy printout (printing can hang).
 """
 
 from __future__ import annotations
