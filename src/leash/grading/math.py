@@ -48,6 +48,7 @@ from leash.grading.verdict import GradeItem, Verdict, failed, no_answer
 __all__ = ["MathVerifier", "extract_job", "verify_job"]
 
 _CHUNK = 32  # texts per extraction job
+_WARM_UP_SECONDS = 60.0  # the hard limit of a worker's warm-up job
 _TAIL_CHARS = 4000  # the longest answer section used as a dedupe key
 _NOTHING = 10**6  # the priority reported when no pattern found an answer
 _SURE = 50  # answers found at this priority or stronger in the answer section hold for the whole text
@@ -294,10 +295,16 @@ class MathVerifier:
     def pool(self) -> WorkerPool:
         if self._pool is None:
             self._pool = WorkerPool("leash.grading.math:_job", self.workers, self.timeout)
-            # One warm-up per worker (the pool hands a job to each idle worker first); a
-            # worker that fails it is replaced and merely starts cold.
-            for _ in self._pool.map([("warm", self.timeout / 2)] * len(self._pool.workers)):
-                pass
+            # One warm-up per worker (the pool hands a job to each idle worker first), under
+            # its own longer limit: importing sympy and the parser's first parses take seconds
+            # on a loaded machine, and must not eat the first real job's time. A worker that
+            # fails it is replaced and merely starts cold.
+            self._pool.timeout = max(self.timeout, _WARM_UP_SECONDS)
+            try:
+                for _ in self._pool.map([("warm", _WARM_UP_SECONDS / 2)] * len(self._pool.workers)):
+                    pass
+            finally:
+                self._pool.timeout = self.timeout
         return self._pool
 
     def grade(self, items: list[GradeItem]) -> list[Verdict]:
