@@ -18,6 +18,12 @@ from leash.grading.extract import extract_boxed, extract_final_answer, extract_t
         ("<think>\\boxed{1}</think> so it is \\boxed{2}", "2"),
         ("<think>\\boxed{1}</think> no answer after thinking", None),
         ("nothing at all", None),
+        # Minerva / lm-eval minerva_math: the X of the closing sentence, not the sentence.
+        ("Final Answer: The final answer is $14{,}916$. I hope it is correct.", "$14{,}916$"),
+        ("so $\\boxed{24}$.\nFinal Answer: The final answer is $14$. I hope it is correct.", "$14$"),
+        # An explicit closing sentence beats an earlier box; a box inside the sentence is the box.
+        ("We guess \\boxed{12}. Halving, the final answer is $10$.", "$10$"),
+        ("Therefore, the final answer is $\\boxed{5}$.", "5"),
         ("", None),
     ],
 )
@@ -31,3 +37,8 @@ def test_helpers():
     assert normalise_answer(" $\\left( 1,2 \\right)$. ") == "( 1,2 )"
     assert normalise_answer("\\dfrac{1}{2}") == "\\frac{1}{2}"
     assert normalise_answer("\\text{ yes }") == "yes"
+    # LaTeX thousands separators are one number, not a list.
+    assert normalise_answer("32,\\! 349") == "32349"
+    assert normalise_answer("$14{,}916$") == "14916"
+    assert normalise_answer("11,\\!111,\\!111,\\!100") == "11111111100"
+    assert normalise_answer("1,2") == "1,2"

@@ -37,7 +37,8 @@ def test_grade_then_compare(tmp_path):
     assert (summary.graded, summary.correct) == (6, 1)
     assert summary.by_verifier == {"math": {"ok": 5, "no_answer": 1}}
     grades = {(g["task_id"], g["sample_idx"]): g for g in open_run(base).read("grades/math").to_pylist()}
-    assert grades[("half", 0)]["answer"] == "0.5" and grades[("half", 2)]["status"] == "no_answer"
+    # The answer column is Math-Verify's normalised string: 0.5 is written \frac{1}{2}.
+    assert grades[("half", 0)]["answer"] == "\\frac{1}{2}" and grades[("half", 2)]["status"] == "no_answer"
     assert grade_run(base).graded == 0  # resumable: nothing left
     grade_run(tuned, workers=1)
     result = compare_runs(base, tuned, n_boot=10)

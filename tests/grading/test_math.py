@@ -9,7 +9,7 @@ from leash.grading import GradeItem, get_verifier
 
 @pytest.fixture(scope="module")
 def math_verifier():
-    verifier = get_verifier("math", workers=2, timeout=5.0)
+    verifier = get_verifier("math", workers=2, timeout=30.0)  # generous: the machine may be loaded
     yield verifier
     verifier.close()
 
@@ -63,16 +63,21 @@ HOSTILE = [
 ]
 
 
-def test_pathological_answers_end_within_the_limit(math_verifier):
+def test_pathological_answers_end_within_the_limit():
+    verifier = get_verifier("math", workers=2, timeout=5.0)
+    assert verifier.pool.workers  # started (and warmed up) before the clock
     start = time.monotonic()
-    verdicts = math_verifier.grade(
-        [GradeItem(f"h{i}", text, {"answer": "2"}) for i, text in enumerate(HOSTILE)]
-    )
+    try:
+        verdicts = verifier.grade(
+            [GradeItem(f"h{i}", text, {"answer": "2"}) for i, text in enumerate(HOSTILE)]
+        )
+    finally:
+        verifier.close()
     elapsed = time.monotonic() - start
     assert all(not v.correct for v in verdicts)
     assert all(v.status in ("ok", "timeout") for v in verdicts), verdicts
-    # Six answers, two workers, a 5 s hard limit each (plus a worker restart per timeout).
-    assert elapsed < 6 * 5 / 2 + 20
+    # Six answers, two workers, a 5 s hard limit each, once in a chunk and once alone (plus restarts).
+    assert elapsed < 5 + 6 * 5 / 2 + 20
 
 
 def test_a_huge_integer_is_read_as_itself(math_verifier):

@@ -1,9 +1,11 @@
-"""Finding the final answer in a completion, and normalising it into a cache key.
+"""Finding the final answer in a completion, and normalising it, for the string verifiers.
 
-Order of preference: the last `\\boxed{...}` (or `\\fbox{...}`) with its braces
-matched; else the last "final answer is ..." / "answer: ..." sentence; else the
-last `<answer>...</answer>`. Text before a closing `</think>` is ignored when one
-is present, so a model's scratch work never supplies the answer.
+(The `math` verifier uses Math-Verify's own extraction instead: leash.grading.math.)
+The answer is whichever comes last of the last `\\boxed{...}` (or `\\fbox{...}`, braces
+matched) and the last "final answer is ..." / "answer: ..." sentence — so an explicit
+closing sentence beats an earlier box; Minerva's "Final Answer: The final answer is
+$X$. I hope it is correct." gives X. Else the last `<answer>...</answer>`. Text before
+a closing `</think>` is ignored when one is present, so scratch work never supplies it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ def after_think(text: str) -> str:
 
 def extract_boxed(text: str) -> str | None:
     """Content of the last \\boxed{...} with nested braces matched; None if unclosed or absent."""
+    found = _last_boxed(text)
+    return None if found is None else found[0]
+
+
+def _last_boxed(text: str) -> tuple[str, int] | None:
+    """(content, end position) of the last closed \\boxed{...}."""
     starts = [m.end() for m in _BOXED.finditer(text)]
     for start in reversed(starts):
         depth, i = 1, start
@@ -37,7 +45,7 @@ def extract_boxed(text: str) -> str | None:
                 depth -= 1
             i += 1
         if depth == 0:
-            return text[start : i - 1]
+            return text[start : i - 1], i
     return None
 
 
@@ -50,18 +58,28 @@ def extract_tag(text: str, tag: str = "answer") -> str | None:
     return None if start < 0 else text[start + len(tag) + 2 : end]
 
 
+_RESTATED = re.compile(r"(?:the )?final answer\s*(?:is|:)\s*[:=]?\s*", re.IGNORECASE)
+_HOPE = re.compile(r"\.?\s*I hope it is correct\.?\s*$")
+
+
 def extract_final_answer(text: str) -> str | None:
     """The final answer of a completion as written (not normalised), or None."""
     text = after_think(text)
-    boxed = extract_boxed(text)
-    if boxed is not None:
-        return boxed
+    boxed = _last_boxed(text)
     finals = list(_FINAL.finditer(text)) or list(_ANSWER_LINE.finditer(text))
-    if finals:
-        return finals[-1].group("ans")
+    if finals and (boxed is None or finals[-1].start() >= boxed[1]):
+        answer = finals[-1].group("ans")
+        while (m := _RESTATED.match(answer)) and m.end() < len(
+            answer
+        ):  # "Final Answer: The final answer is X"
+            answer = answer[m.end() :]
+        return _HOPE.sub("", answer)
+    if boxed is not None:
+        return boxed[0]
     return extract_tag(text)
 
 
+_THOUSANDS = re.compile(r"(\d)(?:\{,\}|,\\!\s*)(?=\d{3})(\d)")
 _STRIP = [r"\left", r"\right", r"\!", r"\,", r"\;", r"\:", r"\displaystyle", r"\dfrac", r"\tfrac"]
 
 
@@ -72,6 +90,7 @@ def normalise_answer(answer: str) -> str:
     """
     s = answer.strip().rstrip(".").strip()
     s = s.strip("$").strip()
+    s = _THOUSANDS.sub(r"\1\2", s)  # LaTeX thousands separators: 14{,}916, 32,\! 349
     if s.startswith("\\(") and s.endswith("\\)"):
         s = s[2:-2]
     for token in _STRIP:
