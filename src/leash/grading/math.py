@@ -48,7 +48,6 @@ from leash.grading.verdict import GradeItem, Verdict, failed, no_answer
 __all__ = ["MathVerifier", "extract_job", "verify_job"]
 
 _CHUNK = 32  # texts per extraction job
-_WARM_UP_SECONDS = 60.0  # the hard limit of a worker's warm-up job
 _TAIL_CHARS = 4000  # the longest answer section used as a dedupe key
 _NOTHING = 10**6  # the priority reported when no pattern found an answer
 _SURE = 50  # answers found at this priority or stronger in the answer section hold for the whole text
@@ -220,8 +219,11 @@ _WARM_UP = ["\\frac{1}{2}", "[2,5)", "(-\\infty, 2]", "\\{1,2,3\\}", "x^2+\\sqrt
             "90^\\circ", "10\\%", "\\text{yes}", "\\begin{pmatrix}1 & 2\\\\3 & 4\\end{pmatrix}"]  # fmt: skip
 
 
-def warm_up(budget: float) -> None:
-    """Fill the LaTeX parser's caches (its first parse of a form can take seconds), within `budget` s."""
+def warm_up(budget: float = 30.0) -> None:
+    """Fill the LaTeX parser's caches (its first parse of a form can take seconds), within `budget` s.
+
+    The worker pool calls it when a worker starts, before the worker takes a job, so the
+    import of sympy and the first parses never eat a real job's time limit."""
     start = time.monotonic()
     for latex in _WARM_UP:
         key, _ = extract_job(f"${latex}$")
@@ -243,11 +245,8 @@ def extract_many(texts: list[str], budget: float) -> list[tuple[Key | None, int]
 
 
 def _job(job: tuple[str, Any]) -> Any:
-    """The workers' one entry point: ("extract", text), ("extract_many", texts), ("verify", (gold, key))
-    or ("warm", budget)."""
+    """The workers' one entry point: ("extract", text), ("extract_many", texts) or ("verify", (gold, key))."""
     kind, payload = job
-    if kind == "warm":
-        return warm_up(payload)
     if kind == "extract_many":
         return extract_many(*payload)
     return extract_job(payload) if kind == "extract" else verify_job(payload)
@@ -294,17 +293,8 @@ class MathVerifier:
     @property
     def pool(self) -> WorkerPool:
         if self._pool is None:
+            # Each worker runs `warm_up` as it starts, before its first job's clock (pool.py).
             self._pool = WorkerPool("leash.grading.math:_job", self.workers, self.timeout)
-            # One warm-up per worker (the pool hands a job to each idle worker first), under
-            # its own longer limit: importing sympy and the parser's first parses take seconds
-            # on a loaded machine, and must not eat the first real job's time. A worker that
-            # fails it is replaced and merely starts cold.
-            self._pool.timeout = max(self.timeout, _WARM_UP_SECONDS)
-            try:
-                for _ in self._pool.map([("warm", _WARM_UP_SECONDS / 2)] * len(self._pool.workers)):
-                    pass
-            finally:
-                self._pool.timeout = self.timeout
         return self._pool
 
     def grade(self, items: list[GradeItem]) -> list[Verdict]:
