@@ -175,7 +175,9 @@ def test_duplicated_verdicts_are_an_error_not_counted_twice_and_doctor_repairs(t
     # What two graders at once wrote before: every verdict of `tuned` stored twice.
     shard = open_run(tuned).shards("grades/math")[0]
     (shard.parent / "part-99999999999999999999-copy.parquet").write_bytes(shard.read_bytes())
-    line = one_line_error(leash("compare", base, tuned, "--json", "-"), "stores (task_id 'q', sample_idx 0) 2 times")
+    line = one_line_error(
+        leash("compare", base, tuned, "--json", "-"), "stores (task_id 'q', sample_idx 0) 2 times"
+    )
     assert f"leash doctor {tuned} --repair" in line
     one_line_error(leash("grade", tuned), "2 times")
     check = leash("doctor", tuned)
@@ -206,7 +208,7 @@ def test_regrade_redoes_timeouts_as_a_new_generation(tmp_path):
         in first.stderr
     )
     assert "nothing new" in leash("grade", run).stderr  # a plain rerun does not redo them
-    redo = leash("grade", run, "--regrade", "--status", "timeout")
+    redo = leash("grade", run, "--regrade", "--status", "timeout", "--timeout", "120")
     assert redo.returncode == 0, redo.stderr
     assert "graded 3 completions" in redo.stderr and "the run holds" not in redo.stderr
     rows = open_run(run).read("grades/math").to_pylist()
@@ -301,5 +303,5 @@ def test_grades_shard_written_under_the_lock_by_python(tmp_path):
     rows = pa.Table.from_pylist(
         [{"task_id": "q", "sample_idx": 0, "correct": True, "score": 1.0, "answer": "x", "status": "ok",
           "detail": None}], schema=GRADES)  # fmt: skip
-    with pytest.raises(RuntimeError, match="take `with run.lock"):
+    with pytest.raises(RuntimeError, match=r"take `with run\.lock"):
         open_run(run).append("grades/exact", rows)

@@ -48,10 +48,10 @@ def grade_command(
             shown = " ".join(f"{k} {v}" for k, v in sorted(counts.items()))
             bar.update(job, completed=done, total=total, rate=f"{rate:.0f}", statuses=shown)
 
-        statuses = [s.strip() for s in status.split(",") if s.strip()] if status is not None else None
+        redo = [s.strip() for s in status.split(",") if s.strip()] if status is not None else None
         summary = grade_run(
             run, verifier, workers=workers, timeout=timeout, strict=strict, regrade=regrade,
-            statuses=statuses, progress=on_progress,
+            statuses=redo, progress=on_progress,
         )  # fmt: skip
     for note in summary.notes:
         console.print(f"[yellow]note:[/] {note}")
@@ -68,8 +68,8 @@ def grade_command(
     if summary.held:
         kinds = ",".join(sorted(summary.held))
         counted = ", ".join(f"{n} {s}" for s, n in sorted(summary.held.items()))
-        redo = f"leash grade {run} --regrade --status {kinds}"
-        held = f"; the run holds {counted} verdicts: redo them with `{redo}`"
+        command = f"leash grade {run} --regrade --status {kinds}"
+        held = f"; the run holds {counted} verdicts: redo them with `{command}`"
     console.print(
         f"graded {summary.graded} completions in {summary.seconds:.1f} s ({rate:.0f}/s): "
         f"{summary.correct} correct; {shown}{held}"

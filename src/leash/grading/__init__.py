@@ -153,10 +153,11 @@ def _held(run: Run, names: list[str]) -> dict[str, int]:
     import duckdb
 
     held: Counter[str] = Counter()
+    con = duckdb.connect()
     for name in names:
         files = run.shards(f"grades/{name}")
         if files:
-            rows = duckdb.sql(
+            rows = con.sql(
                 f"select status, count(*) from {parquet_source(files)} "
                 "where status in ('timeout', 'error') group by status"
             ).fetchall()
