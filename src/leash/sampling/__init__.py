@@ -160,6 +160,17 @@ def _prompts(
     return kept, skipped
 
 
+def _unicode(text: str | None) -> str | None:
+    """Model text as valid Unicode: a lone surrogate (a server's JSON "\\ud800") becomes U+FFFD."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def _rows(chunk: _Chunk, completions: list[Completion], seeds: list[int], seeded: bool) -> list[dict]:
     if len(completions) != len(chunk.indices):
         raise LeashError(
@@ -171,7 +182,7 @@ def _rows(chunk: _Chunk, completions: list[Completion], seeds: list[int], seeded
             "task_id": chunk.task.task_id,
             "sample_idx": idx,
             "seed": seed if seeded else None,
-            "text": c.text,
+            "text": _unicode(c.text),
             "n_tokens": c.n_tokens,
             "finish_reason": c.finish_reason,
             "logprob": c.logprob,
