@@ -41,11 +41,15 @@ def stored_pairs(run, table="samples"):
     return pairs
 
 
-def wait_for(predicate, what, seconds=120):
+def wait_for(predicate, what, proc=None, seconds=600):
     deadline = time.time() + seconds
     while time.time() < deadline:
         if predicate():
             return
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(
+                f"the process ended (exit {proc.returncode}) before {what}: {proc.stderr.read()}"
+            )
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
 
@@ -94,12 +98,12 @@ def start():
 def test_one_sampler_at_a_time_ctrl_c_and_kill_9_lose_and_double_nothing(sample_args, start, tmp_path):
     run = tmp_path / "run"
     first = start(sample_args, run)
-    wait_for(lambda: holder_pid(run, "samples") == first.pid, "the first sampler's lock")
+    wait_for(lambda: holder_pid(run, "samples") == first.pid, "the first sampler's lock", first)
     second = leash(*sample_args, "--run", run)  # refused at once, before it loads the model
     line = one_line_error(second, "samples is being written by pid")
     assert f"pid {first.pid}" in line and "leash sample" in line
 
-    wait_for(lambda: len(open_run(run).shards("samples")) >= 1, "a shard")
+    wait_for(lambda: len(open_run(run).shards("samples")) >= 1, "a shard", first)
     assert first.poll() is None, "the sampler finished before Ctrl-C"
     first.send_signal(signal.SIGINT)
     _, err = first.communicate(timeout=120)
