@@ -129,7 +129,7 @@ def test_sampling_nothing_is_an_error_with_the_context_and_the_longest_prompt(ti
         "sample", "-m", tiny_model, "-t", f"file:{tmp_path / 't.jsonl'}", "-n", "2", "--run", tmp_path / "r"
     )
     one_line_error(proc, "every prompt (2 tasks) is at least the model's context of 2048 tokens")
-    assert "the longest is 3000 tokens" in proc.stderr
+    assert "the longest is 3001 tokens" in proc.stderr  # the plain template adds a newline
     assert not (tmp_path / "r").exists()
 
 
