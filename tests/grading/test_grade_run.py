@@ -71,3 +71,58 @@ def test_cli_grade(tmp_path):
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown verifier" in bad.stderr
     assert json.loads((run / "run.json").read_text())["grading"]["math"]["sandbox"].startswith("not needed")
+
+
+def test_a_regrade_killed_midway_leaves_the_old_verdicts_current_and_resumes(tmp_path, monkeypatch):
+    import leash.grading as grading
+
+    run = make_run(
+        tmp_path, "r", {"half": ["\\boxed{0.5}", "\\boxed{2/4}", "\\boxed{1/2}"], "four": ["\\boxed{4}"]}
+    )
+    grade_run(run, timeout=0)
+    before = {
+        (g["task_id"], g["sample_idx"]): g["status"] for g in open_run(run).read("grades/math").to_pylist()
+    }
+    assert before == {
+        ("four", 0): "ok",
+        ("half", 0): "timeout",
+        ("half", 1): "timeout",
+        ("half", 2): "timeout",
+    }
+
+    real = grading.get_verifier
+    calls = []
+
+    def crashing(name, **kwargs):
+        engine = real(name, **kwargs)
+        grade = engine.grade
+
+        def once_then_crash(items):
+            calls.append(len(items))
+            if len(calls) > 1:
+                raise KeyboardInterrupt  # killed after one batch was stored
+            return grade(items)
+
+        engine.grade = once_then_crash
+        return engine
+
+    monkeypatch.setattr(grading, "get_verifier", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        grade_run(run, regrade=True, statuses=["timeout"], batch_rows=1, timeout=120)
+    monkeypatch.undo()
+    stored = open_run(run)
+    assert {
+        (g["task_id"], g["sample_idx"]): g["status"] for g in stored.read("grades/math").to_pylist()
+    } == before
+    assert stored.pending_generation("grades/math") == "gen-0001"
+    with pytest.raises(LeashError, match="a regrade of grades/math with --status timeout is in progress"):
+        grade_run(run, regrade=True)
+    finished = grade_run(run, timeout=120)  # the next grade finishes the regrade begun
+    assert finished.graded == 2 and "finishing the regrade" in finished.notes[0]
+    after = {
+        (g["task_id"], g["sample_idx"]): (g["status"], g["correct"])
+        for g in stored.read("grades/math").to_pylist()
+    }
+    assert after == {k: ("ok", True) for k in before}
+    assert finished.held == {}
+    assert stored.meta()["grading"]["math"]["generation"] == "gen-0001"

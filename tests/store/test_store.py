@@ -9,6 +9,11 @@ from leash.errors import LeashError
 from leash.store import SAMPLES, SCHEMA_VERSION, create_run, open_run
 
 
+def append(run, table, rows):
+    with run.lock(table):
+        return run.append(table, rows)
+
+
 def sample_rows(task_id: str, idx: list[int]) -> pa.Table:
     return pa.Table.from_pylist(
         [
@@ -41,22 +46,22 @@ def test_create_writes_run_json_with_schema_version(tmp_path):
 def test_append_keys_and_read(tmp_path):
     run = create_run(tmp_path / "r")
     assert run.keys("samples") == {}
-    run.append("samples", sample_rows("a", [0, 1, 2]))
-    run.append("samples", sample_rows("b", [0]))
-    run.append("samples", sample_rows("a", [3]))
+    append(run, "samples", sample_rows("a", [0, 1, 2]))
+    append(run, "samples", sample_rows("b", [0]))
+    append(run, "samples", sample_rows("a", [3]))
     keys = run.keys("samples")
     assert {k: v.tolist() for k, v in keys.items()} == {"a": [0, 1, 2, 3], "b": [0]}
     table = run.read("samples")
     assert table.num_rows == 5
     assert table.schema.field("sample_idx").type == pa.int64()
     assert run.read("samples", ["task_id"]).column_names == ["task_id"]
-    assert run.append("samples", sample_rows("c", [])) is None
+    assert append(run, "samples", sample_rows("c", [])) is None
 
 
 def test_duplicate_pairs_in_one_shard_are_refused(tmp_path):
     run = create_run(tmp_path / "r")
     with pytest.raises(ValueError, match="duplicate"):
-        run.append("samples", sample_rows("a", [0, 0]))
+        append(run, "samples", sample_rows("a", [0, 0]))
     assert run.shards("samples") == []
 
 
@@ -64,14 +69,14 @@ def test_a_crashed_write_leaves_no_visible_shard(tmp_path, monkeypatch):
     import pyarrow.parquet as pq
 
     run = create_run(tmp_path / "r")
-    run.append("samples", sample_rows("a", [0]))
+    append(run, "samples", sample_rows("a", [0]))
 
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
     monkeypatch.setattr(pq, "write_table", crash)
     with pytest.raises(OSError):
-        run.append("samples", sample_rows("a", [1]))
+        append(run, "samples", sample_rows("a", [1]))
     monkeypatch.undo()
     assert len(run.shards("samples")) == 1
     assert list((tmp_path / "r" / "samples").iterdir()) == run.shards("samples")
@@ -80,7 +85,7 @@ def test_a_crashed_write_leaves_no_visible_shard(tmp_path, monkeypatch):
 
 def test_leftover_temp_files_are_ignored(tmp_path):
     run = create_run(tmp_path / "r")
-    run.append("samples", sample_rows("a", [0]))
+    append(run, "samples", sample_rows("a", [0]))
     (tmp_path / "r" / "samples" / ".tmp-x-part.parquet.partial").write_bytes(b"half a file")
     assert run.read("samples").num_rows == 1
 
@@ -88,7 +93,7 @@ def test_leftover_temp_files_are_ignored(tmp_path):
 def test_missing_columns_and_bad_names(tmp_path):
     run = create_run(tmp_path / "r")
     with pytest.raises(ValueError, match="missing columns"):
-        run.append("samples", pa.table({"task_id": ["a"]}))
+        append(run, "samples", pa.table({"task_id": ["a"]}))
     with pytest.raises(LeashError, match="invalid grades name"):
         run.table_dir("grades/../x")
     with pytest.raises(ValueError, match="unknown table"):
@@ -97,14 +102,15 @@ def test_missing_columns_and_bad_names(tmp_path):
 
 def test_grades_and_scores_tables_and_duckdb_views(tmp_path):
     run = create_run(tmp_path / "r")
-    run.append("samples", sample_rows("a", [0, 1]))
+    append(run, "samples", sample_rows("a", [0, 1]))
     grades = pa.table(
         {"task_id": ["a", "a"], "sample_idx": [0, 1], "correct": [True, False], "score": [1.0, 0.0],
          "answer": ["4", "5"], "status": ["ok", "ok"], "detail": [None, None]}
     )  # fmt: skip
-    run.append("grades/math", grades)
-    run.append("grades/exact", grades)
-    run.append(
+    append(run, "grades/math", grades)
+    append(run, "grades/exact", grades)
+    append(
+        run,
         "scores/base-model",
         pa.table({"task_id": ["a"], "sample_idx": [0], "logprob_sum": [-1.5], "n_tokens": [3],
                   "token_entropy_mean": [0.2]}),

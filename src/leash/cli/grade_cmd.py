@@ -27,10 +27,18 @@ def grade_command(
     ),
     timeout: float = typer.Option(10.0, "--timeout", help="Hard wall-clock limit per verification, seconds."),
     strict: bool = typer.Option(False, "--strict", help="Refuse to run code without the full sandbox."),
+    regrade: bool = typer.Option(
+        False, "--regrade", help="Grade again (a new generation; the old verdicts are kept until it is done)."
+    ),
+    status: str | None = typer.Option(
+        None, "--status", help="With --regrade: only verdicts with these statuses, e.g. timeout,error."
+    ),
 ) -> None:
     """Grade every stored completion not graded yet; write grades/<verifier>/.
 
-    A verdict always has a status: ok, no_answer, timeout or error.
+    A verdict always has a status: ok, no_answer, timeout or error. `--regrade
+    --status timeout,error` redoes the verdicts a short --timeout or a loaded
+    machine left behind.
     """
     console = Console(stderr=True, soft_wrap=True)
     with progress_bar(console, "grade", "{task.fields[rate]}/s · {task.fields[statuses]}") as bar:
@@ -45,9 +53,13 @@ def grade_command(
             shown = " ".join(f"{k} {v}" for k, v in sorted(counts.items()))
             bar.update(job, completed=done, total=total, rate=f"{rate:.0f}", statuses=shown)
 
+        redo = [s.strip() for s in status.split(",") if s.strip()] if status is not None else None
         summary = grade_run(
-            run, verifier, workers=workers, timeout=timeout, strict=strict, progress=on_progress
-        )
+            run, verifier, workers=workers, timeout=timeout, strict=strict, regrade=regrade,
+            statuses=redo, progress=on_progress,
+        )  # fmt: skip
+    for note in summary.notes:
+        console.print(f"[yellow]note:[/] {note}")
     if summary.sandbox is not None and summary.sandbox != "namespaces+uid":
         console.print(
             f"[bold yellow]warning:[/] code ran with sandbox level {summary.sandbox!r} (see `leash doctor`)"
@@ -57,7 +69,13 @@ def grade_command(
     for per in summary.by_verifier.values():
         statuses.update(per)
     shown = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) or "nothing new"
+    held = ""
+    if summary.held:
+        kinds = ",".join(sorted(summary.held))
+        counted = ", ".join(f"{n} {s}" for s, n in sorted(summary.held.items()))
+        command = f"leash grade {run} --regrade --status {kinds}"
+        held = f"; the run holds {counted} verdicts: redo them with `{command}`"
     console.print(
         f"graded {summary.graded} completions in {summary.seconds:.1f} s ({rate:.0f}/s): "
-        f"{summary.correct} correct; {shown}"
+        f"{summary.correct} correct; {shown}{held}"
     )

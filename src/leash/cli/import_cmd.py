@@ -28,16 +28,20 @@ def import_command(
         None, "--metric", help="lm-eval/lighteval: the 0/1 per-sample metric that says correct."
     ),
     filter: str | None = typer.Option(None, "--filter", help="lm-eval: which filter's rows to read."),
+    replace: bool = typer.Option(
+        False, "--replace", help="The run holds another or an edited file: move it aside, import afresh."
+    ),
 ) -> None:
     """Import generations from JSONL, lm-eval (--log_samples) or lighteval (details parquet).
 
     JSONL rows: {"task_id", "completion", "correct"?, "answer"?, "dataset"?}; several rows
     per task are several samples. Correctness in the file goes to grades/imported/.
-    Importing the same file again adds nothing.
+    Importing the same file again adds nothing; an edited file is refused unless --replace.
     """
     summary = import_generations(
-        file, run, format, tasks_file=tasks, model=model, options=ImportOptions(metric=metric, filter=filter)
-    )
+        file, run, format, tasks_file=tasks, model=model,
+        options=ImportOptions(metric=metric, filter=filter), replace=replace,
+    )  # fmt: skip
     console = Console(stderr=True, soft_wrap=True)
     for note in summary.notes:
         console.print(f"[yellow]note:[/] {note}")

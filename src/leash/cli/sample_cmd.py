@@ -12,7 +12,7 @@ from rich.console import Console
 from leash.cli.errors import user_errors
 from leash.cli.progress import progress_bar
 from leash.errors import LeashError
-from leash.sampling import BACKENDS, SamplingParams, sample_run
+from leash.sampling import BACKENDS, Interrupted, SamplingParams, sample_run
 from leash.tasks import Columns
 
 
@@ -102,11 +102,21 @@ def sample_command(
                 rate=f"{(done - base) / elapsed:.1f}", tps=f"{tokens / elapsed:.0f}",
             )  # fmt: skip
 
-        summary = sample_run(
-            model, tasks, n, run, backend=backend, params=params, batch_size=batch_size,
-            chat_template=chat_template, limit=limit, columns=Columns(id_col, prompt_col, answer_col),
-            new_run=new_run, backend_options=options, progress=on_progress, flush_rows=flush_every,
-        )  # fmt: skip
+        try:
+            summary = sample_run(
+                model, tasks, n, run, backend=backend, params=params, batch_size=batch_size,
+                chat_template=chat_template, limit=limit, columns=Columns(id_col, prompt_col, answer_col),
+                new_run=new_run, backend_options=options, progress=on_progress, flush_rows=flush_every,
+            )  # fmt: skip
+        except KeyboardInterrupt as stop:
+            bar.stop()
+            kept = (
+                f"{stop.added} samples of this call are stored in {stop.run}"
+                if isinstance(stop, Interrupted)
+                else "nothing of this call was sampled yet"
+            )
+            console.print(f"interrupted: {kept}; run the same command to resume")
+            raise typer.Exit(130) from None
     for note in summary.notes:
         console.print(f"[yellow]note:[/] {note}")
     if summary.skipped:

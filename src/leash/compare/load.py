@@ -62,7 +62,12 @@ def choose_grader(run: Run, grader: str | None) -> str:
 
 
 def _graded_view(con: duckdb.DuckDBPyConnection, run: Run, grader: str) -> int:
-    """Create view `g` (task_id, sample_idx, correct, answer) with labels applied."""
+    """Create view `g` (task_id, sample_idx, correct, answer) with labels applied.
+
+    A (task_id, sample_idx) stored twice is an error (`Run.check_unique`), never
+    counted twice: n must be the number of samples.
+    """
+    run.check_unique(f"grades/{grader}")
     source = parquet_source(run.shards(f"grades/{grader}"))
     con.execute(f"create view raw as select task_id, sample_idx, correct, answer from {source}")
     labels = run.read_labels()

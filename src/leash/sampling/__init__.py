@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +37,7 @@ from leash.tasks import Columns, Task, load_tasks
 __all__ = [
     "BACKENDS",
     "Completion",
+    "Interrupted",
     "Request",
     "SampleSummary",
     "SamplingParams",
@@ -58,6 +60,15 @@ class SampleSummary:
     seconds: float
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C while sampling, once the finished samples are stored: says what was kept."""
+
+    def __init__(self, run: Path, added: int) -> None:
+        super().__init__(f"{added} samples of this call are stored in {run}")
+        self.run = run
+        self.added = added
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,12 @@ def _check_same_distribution(run: Run, config: dict[str, Any], new_run: bool) ->
             f"run {run.path} was sampled with other settings ({'; '.join(changed)}); "
             "use another --run, or --new-run to move the old run aside and start over"
         )
+    busy = run.busy()
+    if busy:
+        raise LeashError(
+            f"run {run.path}: {', '.join(busy)} is being written by another command; "
+            "--new-run cannot move the run aside until it ends"
+        )
     aside = run.path.with_name(f"{run.path.name}.old-{datetime.now(UTC):%Y%m%d-%H%M%S}")
     run.path.rename(aside)
     return Run(aside)
@@ -119,6 +136,7 @@ def _prompts(
     context = backend.context_length()
     count = getattr(backend, "prompt_tokens", None)
     kept, skipped = [], []
+    longest = 0
     for task in tasks:
         prompt = render_prompt(task, backend.tokenizer, chat)
         if task.task_id in stored and stored[task.task_id] not in (None, prompt):
@@ -126,11 +144,31 @@ def _prompts(
                 f"task {task.task_id!r}: its prompt differs from the one stored in the run "
                 "(another template or task source?); use another --run or --new-run"
             )
-        if context is not None and count is not None and count(prompt) >= context:
-            skipped.append(task.task_id)
-            continue
+        if context is not None and count is not None:
+            length = count(prompt)
+            if length >= context:
+                skipped.append(task.task_id)
+                longest = max(longest, length)
+                continue
         kept.append((task, prompt))
+    if skipped and not kept:
+        raise LeashError(
+            f"every prompt ({len(skipped)} tasks) is at least the model's context of {context} tokens "
+            f"(the longest is {longest} tokens), so nothing can be sampled; use a model with a "
+            "longer context or shorter prompts"
+        )
     return kept, skipped
+
+
+def _unicode(text: str | None) -> str | None:
+    """Model text as valid Unicode: a lone surrogate (a server's JSON "\\ud800") becomes U+FFFD."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _rows(chunk: _Chunk, completions: list[Completion], seeds: list[int], seeded: bool) -> list[dict]:
@@ -144,7 +182,7 @@ def _rows(chunk: _Chunk, completions: list[Completion], seeds: list[int], seeded
             "task_id": chunk.task.task_id,
             "sample_idx": idx,
             "seed": seed if seeded else None,
-            "text": c.text,
+            "text": _unicode(c.text),
             "n_tokens": c.n_tokens,
             "finish_reason": c.finish_reason,
             "logprob": c.logprob,
@@ -183,50 +221,60 @@ def sample_run(
     config: dict[str, Any] = {"model": _model_id(model), **params.as_dict(), "chat_template": chat_template}
 
     run_path = Path(run_dir)
-    existing = Run(run_path) if (run_path / "run.json").exists() else None
     notes: list[str] = []
-    if existing is not None:
-        # The template is known only once the tokenizer is loaded: compare it below.
-        probe = {**config, "chat_template": existing.meta().get("sampling", {}).get("chat_template")}
-        aside = _check_same_distribution(existing, probe, new_run)
-        if aside is not None:
-            notes.append(f"moved the previous run to {aside.path}")
-            existing = None
-
-    engine = BACKENDS[backend](model, params, **(backend_options or {}))
-    try:
-        has_template = bool(getattr(engine.tokenizer, "chat_template", None))
-        config["chat_template"] = has_template if chat_template is None else chat_template
-        if existing is not None:
-            aside = _check_same_distribution(existing, config, new_run)
+    with ExitStack() as locks:
+        existing = Run(run_path) if (run_path / "run.json").exists() else None
+        if existing is not None:  # one writer of samples/: refuse a second before loading the model
+            locks.enter_context(existing.lock("samples"))
+            # The template is known only once the tokenizer is loaded: compare it below.
+            probe = {**config, "chat_template": existing.meta().get("sampling", {}).get("chat_template")}
+            aside = _check_same_distribution(existing, probe, new_run)
             if aside is not None:
                 notes.append(f"moved the previous run to {aside.path}")
                 existing = None
-        kept, skipped = _prompts(task_list, engine, config["chat_template"], existing)
-        run = existing or create_run(run_path, {"model": config["model"]})
-        run.write_tasks(pa.Table.from_pylist([t.row(p) for t, p in kept], schema=TASKS))
-        stored = run.keys("samples")
-        chunks = _plan(kept, stored, n, batch_size)
-        previous = run.meta().get("sampling", {})
-        run.update_meta(
-            {
-                "sampling": {
-                    **config,
-                    "backend": backend,
-                    "tasks": tasks,
-                    "n": max(n, previous.get("n", 0)),
-                    "batch_size": batch_size,
-                    "seeded": engine.seeded,
-                }
-            }
-        )
-        added, tokens, seconds = _drive(
-            run, engine, chunks, params.seed, progress, flush_rows, flush_seconds, n * len(kept)
-        )
-    finally:
-        engine.close()
+                locks.close()  # that lock went aside with the old run
 
-    total = sum(len(v) for v in run.keys("samples").values())
+        engine = BACKENDS[backend](model, params, **(backend_options or {}))
+        try:
+            has_template = bool(getattr(engine.tokenizer, "chat_template", None))
+            config["chat_template"] = has_template if chat_template is None else chat_template
+            if existing is not None:
+                aside = _check_same_distribution(existing, config, new_run)
+                if aside is not None:
+                    notes.append(f"moved the previous run to {aside.path}")
+                    existing = None
+                    locks.close()
+            kept, skipped = _prompts(task_list, engine, config["chat_template"], existing)
+            run = existing or create_run(run_path, {"model": config["model"]})
+            locks.enter_context(run.lock("samples"))  # re-entrant when already held
+            run.write_tasks(pa.Table.from_pylist([t.row(p) for t, p in kept], schema=TASKS))
+            stored = run.keys("samples")
+            chunks = _plan(kept, stored, n, batch_size)
+            previous = run.meta().get("sampling", {})
+            run.update_meta(
+                {
+                    "sampling": {
+                        **config,
+                        "backend": backend,
+                        "tasks": tasks,
+                        "n": max(n, previous.get("n", 0)),
+                        "batch_size": batch_size,
+                        "seeded": engine.seeded,
+                    }
+                }
+            )
+            added, tokens, seconds = _drive(
+                run, engine, chunks, params.seed, progress, flush_rows, flush_seconds, n * len(kept)
+            )
+        finally:
+            engine.close()
+        total = sum(len(v) for v in run.keys("samples").values())
+        _record(run, seconds, tokens, skipped, total)
+    return SampleSummary(run.path, len(kept), added, total, tokens, seconds, skipped, notes)
+
+
+def _record(run: Run, seconds: float, tokens: int, skipped: list[str], total: int) -> None:
+    """Add this call's time, tokens and skipped prompts to run.json's sampling block."""
     meta = run.meta()
     run.update_meta(
         {
@@ -240,7 +288,6 @@ def sample_run(
             "counts": {"tasks": run.read_tasks().num_rows, "samples": total},
         }
     )
-    return SampleSummary(run.path, len(kept), added, total, tokens, seconds, skipped, notes)
 
 
 def _drive(
@@ -294,7 +341,7 @@ def _drive(
         ) from err
     except KeyboardInterrupt:
         flush()
-        raise
+        raise Interrupted(run.path, added) from None
     flush()
     if progress is not None:
         progress(done_before + added, target, all_tasks, tokens)

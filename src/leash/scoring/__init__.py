@@ -152,8 +152,25 @@ def score_run(
     run = open_run(run_dir)
     if not run.shards("samples"):
         raise LeashError(f"run {run.path} has no samples to score")
-    lm, tokenizer = load_model_and_tokenizer(model, device, dtype)
     slug = model_slug(model)
+    with run.lock(f"scores/{slug}"):  # one writer per scores table, held to the end
+        lm, tokenizer = load_model_and_tokenizer(model, device, dtype)
+        run.keys("samples")  # a duplicated sample is an error, not two scores
+        run.check_unique(f"scores/{slug}")
+        return _score_locked(run, model, slug, lm, tokenizer, batch_size, temperature, progress)
+
+
+def _score_locked(
+    run: Run,
+    model: str,
+    slug: str,
+    lm: Any,
+    tokenizer: Any,
+    batch_size: int,
+    temperature: float,
+    progress: Progress | None,
+) -> ScoreSummary:
+    """Score the pending samples and record the scorer; the caller holds the scores lock."""
     con, query, total = _pending(run, slug)
     context = getattr(lm.config, "max_position_embeddings", None)
     start = time.perf_counter()
