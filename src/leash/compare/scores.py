@@ -26,6 +26,7 @@ DEFINITION = "PPL = exp(-logprob_sum / n_tokens) per sequence, averaged over seq
 
 
 def _scored(grades: RunGrades, scorer: str, problems: pa.Table) -> duckdb.DuckDBPyRelation:
+    grades.run.check_unique(f"scores/{scorer}")  # a score stored twice must not be averaged twice
     con = duckdb.connect()
     con.register("problems", problems)
     scores = parquet_source(grades.run.shards(f"scores/{scorer}"))
