@@ -47,16 +47,20 @@ def load_engine(model: str, **engine_args: Any) -> Any:
         raise LeashError(f"vLLM cannot load model {model!r} ({first})") from err
 
 
-def text_token_count(decode: Any, tokens: list[int], text: str) -> int | None:
-    """How many leading `tokens` decode to exactly `text`; None when a token straddles its end."""
-    if decode(tokens) == text:
-        return len(tokens)
-    for k in range(len(tokens) + 1):  # EOS or a stop string ended the text early
+def text_token_count(decode: Any, tokens: list[int], text: str, ended_by_token: bool) -> int | None:
+    """How many leading `tokens` decode to exactly `text`; None when a token straddles its end.
+
+    `ended_by_token`: the last token is EOS (or another stop token) and is not part of the text.
+    A stop string cuts the text inside or before the last tokens: those are dropped one by one.
+    """
+    k = len(tokens) - 1 if ended_by_token and tokens else len(tokens)
+    while k >= 0:
         decoded = decode(tokens[:k])
         if decoded == text:
             return k
-        if len(decoded) > len(text):
+        if len(decoded) < len(text):
             return None
+        k -= 1
     return None
 
 
@@ -131,7 +135,8 @@ class VLLMBackend:
         tokens = list(out.token_ids)
         finish = "stop" if out.finish_reason == "stop" else "length"
         steps = [step[token].logprob for token, step in zip(tokens, out.logprobs or [], strict=False)]
-        count = text_token_count(self._decode, tokens, out.text)
+        by_token = out.finish_reason == "stop" and not isinstance(out.stop_reason, str)  # EOS, not a string
+        count = text_token_count(self._decode, tokens, out.text, by_token)
         logprob = float(sum(steps[:count])) if count is not None and len(steps) >= count else None
         return Completion(out.text, len(tokens), finish, logprob)
 
