@@ -60,6 +60,7 @@ def bench(model: Path, prompts: int, n: int, tokens: int, workdir: Path) -> list
     from leash.sampling.params import sample_seed
     from leash.sampling.vllm import load_engine
 
+    workdir.mkdir(parents=True, exist_ok=True)
     tasks = workdir / "tasks.jsonl"
     lines = [json.dumps({"task_id": f"p{i}", "prompt": f"{i}*{i + 3}="}) for i in range(prompts)]
     tasks.write_text("\n".join(lines) + "\n")
@@ -136,7 +137,8 @@ def main() -> None:
     args = parser.parse_args()
     from leash.lab.tiny import save_tiny_model
 
-    print(f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    bind = os.environ.get("VLLM_CPU_OMP_THREADS_BIND", "auto")
+    print(f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; VLLM_CPU_OMP_THREADS_BIND={bind}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         cases = [("tiny Llama", save_tiny_model(work / "tiny"), args.prompts, args.n, args.tokens)]
@@ -144,7 +146,7 @@ def main() -> None:
             qwen = qwen_shaped(work / "qwen")
             cases.append(("Qwen2.5-0.5B shape", qwen, args.qwen_prompts, args.qwen_n, args.qwen_tokens))
         for name, model, prompts, n, tokens in cases:
-            rows = bench(model, prompts, n, tokens, work / name.split()[0])
+            rows = bench(model, prompts, n, tokens, work / f"runs-{name.split()[0]}")
             base = rows[-1][1] / rows[-1][2]
             raw = rows[1][1] / rows[1][2]
             print(f"\n{name}: {prompts} prompts x {n} samples x {tokens} tokens, float32")
