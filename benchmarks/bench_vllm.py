@@ -138,7 +138,8 @@ def main() -> None:
     from leash.lab.tiny import save_tiny_model
 
     bind = os.environ.get("VLLM_CPU_OMP_THREADS_BIND", "auto")
-    print(f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; VLLM_CPU_OMP_THREADS_BIND={bind}", flush=True)
+    load = os.getloadavg()[0]
+    print(f"load {load:.1f} on {os.cpu_count()} cores; VLLM_CPU_OMP_THREADS_BIND={bind}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         cases = [("tiny Llama", save_tiny_model(work / "tiny"), args.prompts, args.n, args.tokens)]
