@@ -163,14 +163,17 @@ def test_score_says_why_its_token_count_is_below_samples(tmp_path):
     run = create_run(tmp_path / "run")
     samples = {"task_id": ["a", "a", "b"], "sample_idx": [0, 1, 0], "seed": [0, 1, 0],
                "text": ["xy", "xyz", "q"], "n_tokens": [3, 5, 1], "finish_reason": ["stop", "stop", "length"]}  # fmt: skip
-    run.append("samples", pa.table(samples))
+    with run.lock("samples"):
+        run.append("samples", pa.table(samples))
     scores = {"task_id": ["a", "a", "b"], "sample_idx": [0, 1, 0], "logprob_sum": [-1.0, -2.0, -0.5],
               "n_tokens": [2, 3, 1], "token_entropy_mean": [0.1, 0.2, 0.3]}  # fmt: skip
-    run.append("scores/tiny", pa.table(scores))
+    with run.lock("scores/tiny"):
+        run.append("scores/tiny", pa.table(scores))
     note = token_count_note(run.path, "tiny") or ""
     assert "6 tokens of text" in note and "counted 9 tokens" in note and "of the 2 that stopped" in note
     assert "docs/score.md" in note
-    run.append("scores/same", pa.table(dict(scores, n_tokens=[3, 5, 1])))
+    with run.lock("scores/same"):
+        run.append("scores/same", pa.table(dict(scores, n_tokens=[3, 5, 1])))
     assert token_count_note(run.path, "same") is None  # nothing to explain when the counts agree
 
 

@@ -34,7 +34,8 @@ def run(tiny_model, tmp_path):
 
     extra = [{"task_id": "t0", "sample_idx": 10 + i, "seed": None, "text": t, "n_tokens": None,
               "finish_reason": "stop", "logprob": None} for i, t in enumerate(TRACES)]  # fmt: skip
-    store.append("samples", pa.Table.from_pylist(extra))
+    with store.lock("samples"):
+        store.append("samples", pa.Table.from_pylist(extra))
     return tmp_path / "run"
 
 
