@@ -226,15 +226,16 @@ def test_regrade_redoes_timeouts_as_a_new_generation(tmp_path):
     first = leash("grade", run, "--timeout", "0")
     assert first.returncode == 0, first.stderr
     verdicts = {r["sample_idx"]: r["status"] for r in open_run(run).read("grades/math").to_pylist()}
-    assert verdicts == {0: "timeout", 1: "timeout", 2: "ok", 3: "timeout"}
+    # With no time at all, every completion times out (the math verifier reads each one in a worker).
+    assert verdicts == {0: "timeout", 1: "timeout", 2: "timeout", 3: "timeout"}
     assert (
-        f"the run holds 3 timeout verdicts: redo them with `leash grade {run} --regrade --status timeout`"
+        f"the run holds 4 timeout verdicts: redo them with `leash grade {run} --regrade --status timeout`"
         in first.stderr
     )
     assert "nothing new" in leash("grade", run).stderr  # a plain rerun does not redo them
     redo = leash("grade", run, "--regrade", "--status", "timeout", "--timeout", "120")
     assert redo.returncode == 0, redo.stderr
-    assert "graded 3 completions" in redo.stderr and "the run holds" not in redo.stderr
+    assert "graded 4 completions" in redo.stderr and "the run holds" not in redo.stderr
     rows = open_run(run).read("grades/math").to_pylist()
     assert sorted((r["sample_idx"], r["status"], r["correct"]) for r in rows) == [
         (0, "ok", True), (1, "ok", True), (2, "ok", True), (3, "no_answer", False)
