@@ -76,8 +76,10 @@ def test_pathological_answers_end_within_the_limit():
     elapsed = time.monotonic() - start
     assert all(not v.correct for v in verdicts)
     assert all(v.status in ("ok", "timeout") for v in verdicts), verdicts
-    # Six answers, two workers, a 5 s hard limit each, once in a chunk and once alone (plus restarts).
-    assert elapsed < 5 + 6 * 5 / 2 + 20
+    # Six answers, two workers, a 5 s hard limit each, once in a chunk and once alone, plus a
+    # warm-up for each replaced worker (seconds idle, far more on a loaded machine). Without the
+    # hard limit the towers and (10^7)! would run for hours: the bound proves the kill, not speed.
+    assert elapsed < 5 + 6 * 5 / 2 + 120
 
 
 def test_a_huge_integer_is_read_as_itself(math_verifier):
