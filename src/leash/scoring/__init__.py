@@ -29,7 +29,7 @@ import pyarrow as pa
 from leash.errors import LeashError
 from leash.store import SCORES, Run, arrow_batches, open_run, parquet_source
 
-__all__ = ["ScoreSummary", "model_slug", "score_run", "score_texts"]
+__all__ = ["ScoreSummary", "encode_pairs", "model_slug", "score_run", "score_texts"]
 
 Progress = Callable[[int, int, int], None]  # (scored, total, tokens)
 
@@ -53,6 +53,23 @@ def model_slug(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", name).lstrip("-._") or "model"
 
 
+def encode_pairs(
+    tokenizer: Any, pairs: list[tuple[str, str]], context: int | None
+) -> list[tuple[list[int], list[int], bool]]:
+    """(prompt ids, completion ids, truncated) per pair, cut to `context` tokens as the hf scorer does."""
+    encoded = []
+    for prompt, completion in pairs:
+        p = tokenizer(prompt, add_special_tokens=False).input_ids if prompt else []
+        c = tokenizer(completion, add_special_tokens=False).input_ids if completion else []
+        truncated = False
+        if context is not None and len(p) + len(c) > context:
+            truncated = True
+            c = c[: max(0, context - len(p))]
+            p = p[-context:] if len(p) > context else p
+        encoded.append((list(p), list(c), truncated))
+    return encoded
+
+
 def score_texts(
     model: Any,
     tokenizer: Any,
@@ -63,16 +80,7 @@ def score_texts(
     """Score (prompt, completion) pairs in one padded batch; one dict per pair."""
     import torch
 
-    encoded = []
-    for prompt, completion in pairs:
-        p = tokenizer(prompt, add_special_tokens=False).input_ids
-        c = tokenizer(completion, add_special_tokens=False).input_ids if completion else []
-        truncated = False
-        if context is not None and len(p) + len(c) > context:
-            truncated = True
-            c = c[: max(0, context - len(p))]
-            p = p[-context:] if len(p) > context else p
-        encoded.append((p, c, truncated))
+    encoded = encode_pairs(tokenizer, pairs, context)
     width = max(len(p) + len(c) for p, c, _ in encoded)
     if width == 0:  # nothing to run the model on
         return [

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from leash.errors import LeashError
-from leash.scoring.vllm import encode_pairs, position_scores, summarise, unscorable
+from leash.scoring import encode_pairs
+from leash.scoring.vllm import position_scores, summarise, unscorable
 
 __all__ = ["OpenAIScorer"]
 

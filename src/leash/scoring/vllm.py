@@ -24,25 +24,9 @@ import math
 from typing import Any
 
 from leash.errors import LeashError
+from leash.scoring import encode_pairs
 
-__all__ = ["VLLMScorer", "encode_pairs", "position_scores", "summarise"]
-
-
-def encode_pairs(
-    tokenizer: Any, pairs: list[tuple[str, str]], context: int | None
-) -> list[tuple[list[int], list[int], bool]]:
-    """(prompt ids, completion ids, truncated) per pair, cut to `context` tokens as the hf scorer does."""
-    encoded = []
-    for prompt, completion in pairs:
-        p = tokenizer(prompt, add_special_tokens=False).input_ids if prompt else []
-        c = tokenizer(completion, add_special_tokens=False).input_ids if completion else []
-        truncated = False
-        if context is not None and len(p) + len(c) > context:
-            truncated = True
-            c = c[: max(0, context - len(p))]
-            p = p[-context:] if len(p) > context else p
-        encoded.append((list(p), list(c), truncated))
-    return encoded
+__all__ = ["VLLMScorer", "position_scores", "summarise"]
 
 
 def position_scores(logprobs: dict[int, float], token: int, temperature: float) -> tuple[float, float]:
