@@ -21,3 +21,10 @@ def shared_engine(model: Path) -> Any:
     from leash.sampling.vllm import load_engine
 
     return load_engine(str(model), seed=0, logprobs_mode="raw_logprobs", max_logprobs=-1, **ENGINE_ARGS)
+
+
+def sample_texts(run: Path) -> dict[tuple[str, int], str]:
+    """(task_id, sample_idx) -> text of a run's samples: what "the same run" compares."""
+    from leash.store import open_run
+
+    return {(r["task_id"], r["sample_idx"]): r["text"] for r in open_run(run).read("samples").to_pylist()}

@@ -21,6 +21,7 @@ from leash.sampling import SamplingParams, sample_run
 from leash.sampling.params import sample_seed
 from leash.scoring import score_run
 from leash.store import open_run
+from tests.vllm_engine import sample_texts as texts
 from tests.vllm_engine import shared_engine
 
 PARAMS = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=16, seed=4)
@@ -102,10 +103,6 @@ def tasks(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
-
-
-def texts(run):
-    return {(r["task_id"], r["sample_idx"]): r["text"] for r in open_run(run).read("samples").to_pylist()}
 
 
 def offline(tiny_model, tasks, run, n, params=PARAMS):

@@ -21,6 +21,7 @@ from leash.sampling.params import sample_seed
 from leash.sampling.vllm import VLLMBackend
 from leash.store import open_run
 from tests.vllm_engine import ENGINE_ARGS, shared_engine
+from tests.vllm_engine import sample_texts as texts
 
 PARAMS = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=24, seed=3)
 
@@ -36,10 +37,6 @@ def tasks(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
-
-
-def texts(run):
-    return {(r["task_id"], r["sample_idx"]): r["text"] for r in open_run(run).read("samples").to_pylist()}
 
 
 def test_a_samples_text_does_not_depend_on_its_batch(engine, tiny_model):
