@@ -114,7 +114,7 @@ LABELS = pa.schema(
     [
         ("task_id", pa.string()),
         ("sample_idx", pa.int64()),
-        ("label", pa.string()),  # e.g. hack | incorrect | correct | note
+        ("label", pa.string()),  # ok | lucky | bad-grade | note (leash serve); hack | incorrect | correct
         ("note", pa.string()),
         ("created", pa.string()),
     ]
@@ -571,6 +571,15 @@ class Run:
         """Replace labels.parquet (small; rewritten whole, atomically)."""
         with _flock(self.path / ".locks" / "labels.lock", blocking=True):
             _write_atomic(_conform(labels, LABELS, str(self.labels_path)), self.labels_path)
+
+    def add_labels(self, rows: pa.Table) -> None:
+        """Append `rows` to labels.parquet: read, extend and rewrite atomically under the labels
+        lock, so two writers at once (two browser tabs) both keep their labels; a later row
+        supersedes an earlier one for the same sample. Extra columns are kept (null where absent)."""
+        with _flock(self.path / ".locks" / "labels.lock", blocking=True):
+            new = _conform(rows, LABELS, str(self.labels_path))
+            table = pa.concat_tables([self.read_labels(), new], promote_options="default")
+            _write_atomic(table, self.labels_path)
 
     # DuckDB --------------------------------------------------------------------
     def connect(self) -> duckdb.DuckDBPyConnection:
