@@ -563,9 +563,12 @@ class Run:
         return self.path / "labels.parquet"
 
     def read_labels(self) -> pa.Table:
-        if not self.labels_path.exists():
+        # One open file: a writer's rename between pyarrow's own opens would mix two files.
+        try:
+            with open(self.labels_path, "rb") as handle:
+                return pq.read_table(handle)
+        except FileNotFoundError:
             return LABELS.empty_table()
-        return pq.read_table(self.labels_path)
 
     def write_labels(self, labels: pa.Table) -> None:
         """Replace labels.parquet (small; rewritten whole, atomically)."""

@@ -82,6 +82,9 @@ def choose_grader(run: Run, grader: str | None) -> str:
 def _latest_verdict_labels(run: Run) -> pa.Table:
     """(task_id, sample_idx, label, graded): each sample's latest verdict label."""
     labels = run.read_labels()
+    if labels.num_rows == 0:
+        return pa.table({"task_id": pa.array([], pa.string()), "sample_idx": pa.array([], pa.int64()),
+                         "label": pa.array([], pa.string()), "graded": pa.array([], pa.bool_())})  # fmt: skip
     labels = labels.append_column("pos", pa.array(np.arange(labels.num_rows, dtype=np.int64)))
     if "graded" not in labels.column_names:
         labels = labels.append_column("graded", pa.nulls(labels.num_rows, pa.bool_()))
