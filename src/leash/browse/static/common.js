@@ -118,3 +118,8 @@ leash.completion = function (text, raw) {
   if (last < text.length) box.appendChild(leash.el("pre", {}, show(text.slice(last))));
   return box;
 };
+
+// What tables and legends call a run: its name, with "(base)" for the base unless it is named so.
+leash.runName = function (run) {
+  return run.index === 0 && run.name !== "base" ? `${run.name} (base)` : run.name;
+};

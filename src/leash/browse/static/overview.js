@@ -23,7 +23,7 @@
     const table = clear(document.getElementById("runs"));
     table.appendChild(el("tr", {}, ["", "name", "model", "grader", "samples", "scores", "path"].map((h) => el("th", {}, h))));
     for (const run of info.runs) {
-      table.appendChild(el("tr", {}, el("td", {}, String(run.index)), el("td", {}, run.name + (run.role === "base" ? " (base)" : "")),
+      table.appendChild(el("tr", {}, el("td", {}, String(run.index)), el("td", {}, leash.runName(run)),
         el("td", {}, run.model || "–"), el("td", {}, run.grader), el("td", {}, String(run.samples)),
         el("td", {}, run.scores ? "yes" : "no"), el("td", {class: "muted"}, run.path)));
     }
@@ -37,7 +37,7 @@
       return;
     }
     const names = info.runs.map((r) => r.name);
-    table.appendChild(el("tr", {}, el("th", {}, ""), el("th", {}, names[0] + " (base)"),
+    table.appendChild(el("tr", {}, el("th", {}, ""), el("th", {}, leash.runName(info.runs[0])),
       ...info.pairs.map((p) => el("th", {}, names[p.tuned]))));
     const first = info.pairs[0];
     const row = (label, base, values) => table.appendChild(el("tr", {}, el("th", {}, label),
@@ -86,7 +86,7 @@
       const points = series.values.map((v, j) => `${x(ks[j])},${y(v)}`).join(" ");
       svg.appendChild(make("polyline", {points, fill: "none", stroke: colors[i % colors.length], "stroke-width": 2}));
       svg.appendChild(make("text", {x: L + 8, y: T + 16 + 15 * i, fill: colors[i % colors.length], "font-size": 12},
-        series.name + (i === 0 ? " (base)" : "")));
+        leash.runName(info.runs[i])));
     });
     box.appendChild(svg);
   }
