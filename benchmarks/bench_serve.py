@@ -2,8 +2,8 @@
 problem pages and the server's memory.
 
 The runs are written straight into run directories with `leash.store` (tasks with prompts and 4
-datasets, samples with ~200-character texts, grades with canonical answers), then `leash serve`
-runs as a user runs it, in its own process; the requests are what the pages ask for:
+datasets, samples with ~220-character texts of random words, grades with canonical answers), then
+`leash serve` runs as a user runs it, in its own process; the requests are what the pages ask for:
 
     first page    GET /, /static/*.js, /api/overview, /api/problems (the browser's first screen)
     problem page  GET /problem, /api/problem, /api/samples for the base and the tuned run
@@ -47,7 +47,7 @@ def write_run(path: Path, tasks: int, n: int, sharpen: float, seed: int) -> None
     base_rate = np.random.default_rng(1).beta(0.3, 0.6, size=tasks)
     rate = base_rate**sharpen / (base_rate**sharpen + (1 - base_rate) ** sharpen)
     answers = np.array([f"w{j}" for j in range(WRONG)] + ["right", "also-right"])
-    filler = "Let me think step by step about the product and the sum. " * 2
+    vocab = np.array([f"w{j:x}" + "abcdefgh"[j % 8] * (j % 6) for j in range(2000)])
     per_shard = 100
     with run.lock("samples"), run.lock("grades/imported"):
         for start in range(0, tasks, per_shard):
@@ -60,7 +60,10 @@ def write_run(path: Path, tasks: int, n: int, sharpen: float, seed: int) -> None
             answer = answers[code.ravel()]
             task_ids = np.repeat([f"t{i:04d}" for i in ids], n)
             sample_idx = np.tile(np.arange(n, dtype=np.int64), len(ids))
-            texts = [f"<think>{filler}</think> The answer is \\boxed{{{a}}}." for a in answer.tolist()]
+            # ~30 random words each (from 2,000): texts that compress like real ones, not to nothing.
+            words = vocab[rng.integers(0, len(vocab), (len(answer), 30))]
+            texts = [f"<think>{' '.join(w)}</think> The answer is \\boxed{{{a}}}."
+                     for w, a in zip(words.tolist(), answer.tolist(), strict=True)]  # fmt: skip
             run.append("samples", pa.table({
                 "task_id": task_ids, "sample_idx": sample_idx, "seed": sample_idx, "text": texts,
                 "n_tokens": np.full(len(texts), 60), "finish_reason": np.full(len(texts), "stop"),

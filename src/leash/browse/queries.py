@@ -370,16 +370,20 @@ def _sample_rows(b: Browser, i: int, task_id: str, indices: list[int]) -> list[d
     if not indices:
         return []
     cur = b.con.cursor()
-    cur.register("wanted", pa.table({"sample_idx": pa.array(indices, pa.int64())}))
+    # Filters on each view, not through a join: DuckDB then prunes shards and row groups by task_id
+    # and reads the texts of these samples only (a join scanned every text: 75 ms instead of 9).
+    wanted = ", ".join(str(int(i)) for i in indices)
     rows = cur.execute(
         f"""
+        with g as (select sample_idx, correct, answer, status, detail, score from grades_{i}
+                   where task_id = $task and sample_idx in ({wanted})),
+             s as (select sample_idx, text, n_tokens, finish_reason from samples_{i}
+                   where task_id = $task and sample_idx in ({wanted}))
         select g.sample_idx, s.text, s.n_tokens, s.finish_reason, g.correct, g.answer, g.status,
                g.detail, g.score
-        from grades_{i} g join wanted w using (sample_idx)
-        left join samples_{i} s on s.task_id = g.task_id and s.sample_idx = g.sample_idx
-        where g.task_id = ?
+        from g left join s using (sample_idx)
         """,
-        [task_id],
+        {"task": task_id},
     ).fetchall()
     names = [d[0] for d in cur.description]
     found = {r[0]: dict(zip(names, r, strict=True)) for r in rows}
@@ -387,7 +391,7 @@ def _sample_rows(b: Browser, i: int, task_id: str, indices: list[int]) -> list[d
     if b.has_scores[i]:
         for scorer, idx, lp, n, h in cur.execute(
             f"select scorer, sample_idx, logprob_sum, n_tokens, token_entropy_mean from scores_{i} "
-            "join wanted using (sample_idx) where task_id = ? order by scorer",
+            f"where task_id = ? and sample_idx in ({wanted}) order by scorer",
             [task_id],
         ).fetchall():
             scores.setdefault(idx, []).append(
@@ -441,7 +445,8 @@ def problem(b: Browser, task_id: str | None, vs_param: str | None = None) -> dic
         }
         for i, v in enumerate(verdicts)
     ]
-    lost, tuned_top = [], []
+    lost: list[dict[str, Any]] = []
+    tuned_top: list[dict[str, Any]] = []
     if vs:
         found_by_vs = {c["answer"] for c in classes[vs] if c["correct"]}
         for c in classes[0]:
@@ -451,11 +456,17 @@ def problem(b: Browser, task_id: str | None, vs_param: str | None = None) -> dic
                     "answer": c["answer"],
                     "count": c["correct_count"],
                     "count_vs": next((t["count"] for t in classes[vs] if t["answer"] == c["answer"]), 0),
-                    "examples": _sample_rows(b, 0, task_id, first[:EXAMPLES]),
+                    "examples": first[:EXAMPLES],
                 })  # fmt: skip
         for c in sorted(classes[vs], key=lambda c: -c["count"])[:TOP_TUNED]:
             first = [r["sample_idx"] for r in verdicts[vs] if r["answer"] == c["answer"]][:1]
-            tuned_top.append({**c, "examples": _sample_rows(b, vs, task_id, first)})
+            tuned_top.append({**c, "examples": first})
+        # One query per run for every example on the page, then each list takes its own.
+        for run, items in ((0, lost), (vs, tuned_top)):
+            rows = _sample_rows(b, run, task_id, sorted({i for item in items for i in item["examples"]}))
+            by_idx = {r["sample_idx"]: r for r in rows}
+            for item in items:
+                item["examples"] = [by_idx[i] for i in item["examples"] if i in by_idx]
     return {
         "task": {"task_id": task_id, "dataset": task[1], "prompt": task[2], "reference": reference},
         "vs": vs,
