@@ -114,7 +114,7 @@ LABELS = pa.schema(
     [
         ("task_id", pa.string()),
         ("sample_idx", pa.int64()),
-        ("label", pa.string()),  # e.g. hack | incorrect | correct | note
+        ("label", pa.string()),  # ok | lucky | bad-grade | note (leash serve); hack | incorrect | correct
         ("note", pa.string()),
         ("created", pa.string()),
     ]
@@ -563,14 +563,26 @@ class Run:
         return self.path / "labels.parquet"
 
     def read_labels(self) -> pa.Table:
-        if not self.labels_path.exists():
+        # One open file: a writer's rename between pyarrow's own opens would mix two files.
+        try:
+            with open(self.labels_path, "rb") as handle:
+                return pq.read_table(handle)
+        except FileNotFoundError:
             return LABELS.empty_table()
-        return pq.read_table(self.labels_path)
 
     def write_labels(self, labels: pa.Table) -> None:
         """Replace labels.parquet (small; rewritten whole, atomically)."""
         with _flock(self.path / ".locks" / "labels.lock", blocking=True):
             _write_atomic(_conform(labels, LABELS, str(self.labels_path)), self.labels_path)
+
+    def add_labels(self, rows: pa.Table) -> None:
+        """Append `rows` to labels.parquet: read, extend and rewrite atomically under the labels
+        lock, so two writers at once (two browser tabs) both keep their labels; a later row
+        supersedes an earlier one for the same sample. Extra columns are kept (null where absent)."""
+        with _flock(self.path / ".locks" / "labels.lock", blocking=True):
+            new = _conform(rows, LABELS, str(self.labels_path))
+            table = pa.concat_tables([self.read_labels(), new], promote_options="default")
+            _write_atomic(table, self.labels_path)
 
     # DuckDB --------------------------------------------------------------------
     def connect(self) -> duckdb.DuckDBPyConnection:

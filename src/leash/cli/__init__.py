@@ -20,6 +20,7 @@ from leash.cli import (
     report_cmd,
     sample_cmd,
     score_cmd,
+    serve_cmd,
     tasks_cmd,
     traces_cmd,
 )
@@ -76,6 +77,7 @@ app.command("compare")(compare_cmd.compare_command)
 app.command("report")(report_cmd.report_command)
 app.command("demo")(demo_cmd.demo_command)
 app.command("doctor")(doctor_cmd.doctor_command)
+app.command("serve")(serve_cmd.serve_command)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from leash.cli.errors import user_errors
 from leash.compare import compare_runs, write_comparison
+from leash.compare.markdown import labels_line
 from leash.errors import LeashError
 from leash.tasks import check_output_file
 
@@ -43,6 +44,10 @@ def print_headline(result: dict[str, Any], console: Console) -> None:
         f"O {support['O']:g}   SRR {_fmt(support['SRR'])}  NDR {_fmt(support['NDR'])}  "
         f"SDS {_fmt(support['SDS'])}  NSCR {_fmt(support['NSCR'])}"
     )
+    for side in ("base", "tuned"):
+        line = labels_line(result["runs"][side])
+        if line is not None:
+            console.print(f"labels ({side}): {line}", markup=False)
 
 
 @user_errors
@@ -65,6 +70,12 @@ def compare_command(
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the pass@k bands."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
     alpha: float = typer.Option(0.05, "--alpha", help="False discovery rate for significant changes."),
+    labels: bool = typer.Option(
+        True,
+        "--labels/--no-labels",
+        help="Honour the manual labels of labels.parquet (leash serve): lucky → incorrect, bad-grade "
+        "flips the verdict, ok keeps it. --no-labels: the grader's verdicts only.",
+    ),
 ) -> None:
     """Base run vs tuned run: pass@k at every k, support dynamics, answer entropy.
 
@@ -78,7 +89,7 @@ def compare_command(
         raise LeashError(f"--out {out}: exists and is not a directory; give a directory for compare.json")
     result = compare_runs(
         base, tuned, k=k, zeta=zeta, intersect=intersect, grader=grader, ks=ks,
-        n_boot=bootstrap, seed=seed, alpha=alpha,
+        n_boot=bootstrap, seed=seed, alpha=alpha, labels=labels,
     )  # fmt: skip
     if json_to == "-":
         typer.echo(json.dumps(result, indent=1))

@@ -62,6 +62,9 @@ def demo_command(
     )
     total = sum(result["seconds"].values())
     console.print(f"\nthe study took {total / 60:.1f} min; open {result['report']}")
+    console.print(
+        "browse the samples: leash serve " + " ".join(str(out / "runs" / n) for n in result["models"])
+    )
 
 
 def _example(out: Path, console: Console) -> None:
@@ -77,6 +80,7 @@ def _example(out: Path, console: Console) -> None:
     json_path, md_path = write_comparison(result, out / "compare")
     print_headline(result, console)
     console.print(f"\nwrote {json_path} and {md_path}")
+    console.print(f"browse the samples: leash serve {out / 'base'} {out / 'tuned'}")
 
 
 def _marked_entries(out: Path) -> list[str] | None:

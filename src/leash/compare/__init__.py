@@ -293,6 +293,7 @@ def _run_info(grades: RunGrades) -> dict[str, Any]:
         "path": str(grades.run.path),
         "grader": grades.grader,
         "labels_applied": grades.labels_applied,
+        "labels": grades.labels,
         **grades.run.meta(),
     }
 
@@ -309,8 +310,12 @@ def compare_runs(
     n_boot: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
+    labels: bool = True,
 ) -> dict[str, Any]:
-    """Compare two graded runs; returns the compare.json dictionary (JSON-safe)."""
+    """Compare two graded runs; returns the compare.json dictionary (JSON-safe).
+
+    `labels`: honour the verdict labels in each run's labels.parquet (leash.compare.load).
+    """
     if not 0.0 < zeta < 1.0:
         raise LeashError(f"--zeta {zeta}: must be between 0 and 1")
     if not 0.0 < alpha < 1.0:
@@ -320,7 +325,7 @@ def compare_runs(
     runs = [open_run(base), open_run(tuned)]
     graders = [choose_grader(run, grader) for run in runs]
     shared = _task_sets(graded_task_ids(runs[0], graders[0]), graded_task_ids(runs[1], graders[1]), intersect)
-    b, t = (load_run_grades(r, g, shared) for r, g in zip(runs, graders, strict=True))
+    b, t = (load_run_grades(r, g, shared, labels) for r, g in zip(runs, graders, strict=True))
 
     common = np.minimum(b.n, t.n)
     k_common = int(common.min())

@@ -1,13 +1,21 @@
 """Load one run's graded samples as per-problem arrays for compare (DuckDB does the counting).
 
-Manual labels in labels.parquet override a grader's verdict: the latest label
-`hack` or `incorrect` makes a sample incorrect, `correct` makes it correct; other
-labels (notes) change nothing. A null verdict counts as incorrect.
+Manual labels in labels.parquet (written by `leash serve`) override a grader's verdict.
+Per sample the latest verdict label counts (a later row supersedes an earlier one):
+
+    lucky, hack, incorrect   -> incorrect (a right answer reached by wrong reasoning is no solution)
+    bad-grade                -> the opposite of the verdict the labeller saw (column `graded`;
+                                without it, of the grader's verdict now): the grader was wrong
+    correct                  -> correct
+    ok                       -> the grader's verdict (it cancels an earlier label)
+
+`note` rows change nothing. A null verdict counts as incorrect.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -20,7 +28,15 @@ from leash.store import Run, parquet_source, to_arrow
 
 __all__ = ["RunGrades", "choose_grader", "graded_task_ids", "load_run_grades"]
 
-VERDICT_LABELS = {"hack": False, "incorrect": False, "correct": True}
+# Labels that decide a sample's verdict; the value is what the label makes it (None: see above).
+VERDICT_LABELS: dict[str, bool | None] = {
+    "lucky": False,
+    "hack": False,
+    "incorrect": False,
+    "bad-grade": None,
+    "correct": True,
+    "ok": None,
+}
 
 
 @dataclass
@@ -44,6 +60,8 @@ class RunGrades:
     vote_code: NDArray[np.int32]
     code_correct: NDArray[np.bool_]  # [problems x codes]
     labels_applied: int
+    # What the labels did: {applied, ignored, by_label, to_incorrect, to_correct, problems_changed}.
+    labels: dict[str, Any] = field(default_factory=dict)
 
 
 def choose_grader(run: Run, grader: str | None) -> str:
@@ -61,8 +79,32 @@ def choose_grader(run: Run, grader: str | None) -> str:
     return graders[0]
 
 
-def _graded_view(con: duckdb.DuckDBPyConnection, run: Run, grader: str) -> int:
-    """Create view `g` (task_id, sample_idx, correct, answer) with labels applied.
+def _latest_verdict_labels(run: Run) -> pa.Table:
+    """(task_id, sample_idx, label, graded): each sample's latest verdict label."""
+    labels = run.read_labels()
+    if labels.num_rows == 0:
+        return pa.table({"task_id": pa.array([], pa.string()), "sample_idx": pa.array([], pa.int64()),
+                         "label": pa.array([], pa.string()), "graded": pa.array([], pa.bool_())})  # fmt: skip
+    labels = labels.append_column("pos", pa.array(np.arange(labels.num_rows, dtype=np.int64)))
+    if "graded" not in labels.column_names:
+        labels = labels.append_column("graded", pa.nulls(labels.num_rows, pa.bool_()))
+    verdicts = labels.filter(pc.is_in(labels["label"], pa.array(list(VERDICT_LABELS))))
+    con = duckdb.connect()
+    con.register(
+        "verdict_labels", verdicts.select(["task_id", "sample_idx", "label", "created", "graded", "pos"])
+    )
+    return to_arrow(
+        con.sql(
+            """
+            select task_id, sample_idx, label, graded::boolean as graded from verdict_labels
+            qualify row_number() over (partition by task_id, sample_idx order by created desc, pos desc) = 1
+            """
+        )
+    )
+
+
+def _graded_view(con: duckdb.DuckDBPyConnection, run: Run, grader: str, use_labels: bool) -> dict[str, Any]:
+    """Create view `g` (task_id, sample_idx, correct, answer) with labels applied; returns what they did.
 
     A (task_id, sample_idx) stored twice is an error (`Run.check_unique`), never
     counted twice: n must be the number of samples.
@@ -70,29 +112,47 @@ def _graded_view(con: duckdb.DuckDBPyConnection, run: Run, grader: str) -> int:
     run.check_unique(f"grades/{grader}")
     source = parquet_source(run.shards(f"grades/{grader}"))
     con.execute(f"create view raw as select task_id, sample_idx, correct, answer from {source}")
-    labels = run.read_labels()
-    verdicts = labels.filter(pc.is_in(labels["label"], pa.array(list(VERDICT_LABELS))))
-    if verdicts.num_rows == 0:
+    latest = _latest_verdict_labels(run)
+    effect: dict[str, Any] = {"applied": 0, "ignored": 0, "by_label": {}, "to_incorrect": 0,
+                              "to_correct": 0, "problems_changed": 0}  # fmt: skip
+    if latest.num_rows == 0 or not use_labels:
+        effect["ignored"] = latest.num_rows
         con.execute("create view g as select * from raw")
-        return 0
-    con.register("verdict_labels", verdicts)
-    con.execute(
-        """
-        create view latest as
-        select task_id, sample_idx, label from verdict_labels
-        qualify row_number() over (partition by task_id, sample_idx order by created desc) = 1
-        """
-    )
+        return effect
+    con.register("latest", latest)
     con.execute(
         """
         create view g as
         select r.task_id, r.sample_idx, r.answer,
-               case l.label when 'correct' then true when 'hack' then false
-                            when 'incorrect' then false else r.correct end as correct
+               case when l.label in ('lucky', 'hack', 'incorrect') then false
+                    when l.label = 'correct' then true
+                    when l.label = 'bad-grade' then not coalesce(l.graded, r.correct, false)
+                    else r.correct end as correct,
+               l.label, coalesce(r.correct, false) as before
         from raw r left join latest l using (task_id, sample_idx)
         """
     )
-    return int(con.sql("select count(*) from raw join latest using (task_id, sample_idx)").fetchall()[0][0])
+    rows = con.sql(
+        """
+        select label, count(*) as n,
+               sum((before and not coalesce(correct, false))::int) as down,
+               sum((not before and coalesce(correct, false))::int) as up
+        from g where label is not null group by label order by label
+        """
+    ).fetchall()
+    changed = con.sql(
+        """
+        select count(*) from (select task_id from g where label is not null group by task_id
+                              having sum(coalesce(correct, false)::int) <> sum(before::int))
+        """
+    ).fetchall()[0][0]
+    effect["by_label"] = {label: int(n) for label, n, _, _ in rows}
+    effect["applied"] = sum(effect["by_label"].values())
+    effect["ignored"] = latest.num_rows - effect["applied"]  # labels of samples this grader lacks
+    effect["to_incorrect"] = int(sum(down for _, _, down, _ in rows))
+    effect["to_correct"] = int(sum(up for _, _, _, up in rows))
+    effect["problems_changed"] = int(changed)
+    return effect
 
 
 def graded_task_ids(run: Run, grader: str) -> list[str]:
@@ -103,10 +163,13 @@ def graded_task_ids(run: Run, grader: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def load_run_grades(run: Run, grader: str, task_ids: list[str]) -> RunGrades:
-    """Counts, answer classes and votes of `run` for the given (sorted) task ids."""
+def load_run_grades(run: Run, grader: str, task_ids: list[str], use_labels: bool = True) -> RunGrades:
+    """Counts, answer classes and votes of `run` for the given (sorted) task ids.
+
+    `use_labels`: apply labels.parquet's verdict labels (module docstring); False: the grader's own.
+    """
     con = duckdb.connect()
-    labels_applied = _graded_view(con, run, grader)
+    effect = _graded_view(con, run, grader, use_labels)
     keep = pa.table({"task_id": task_ids, "idx": np.arange(len(task_ids), dtype=np.int64)})
     con.register("keep", keep)
     counts = to_arrow(
@@ -181,5 +244,6 @@ def load_run_grades(run: Run, grader: str, task_ids: list[str]) -> RunGrades:
         vote_rank=vote_rank,
         vote_code=vote_code,
         code_correct=code_correct,
-        labels_applied=labels_applied,
+        labels_applied=effect["applied"],
+        labels=effect,
     )

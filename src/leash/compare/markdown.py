@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["base_label", "fmt", "fmt_count", "render_markdown", "short_name", "shrinkage_problems"]
+__all__ = [
+    "base_label",
+    "fmt",
+    "fmt_count",
+    "labels_line",
+    "render_markdown",
+    "short_name",
+    "shrinkage_problems",
+]
 
 
 def fmt(value: Any, digits: int = 4) -> str:
@@ -47,6 +55,27 @@ def shrinkage_problems(result: dict[str, Any]) -> list[dict[str, Any]]:
     likeliest first (fewest tuned successes, then most base successes); significant or not."""
     lost = [p for p in result.get("problems", []) if p.get("region") == "S"]
     return sorted(lost, key=lambda p: (p["c_tuned"] / p["n_tuned"], -p["c_base"] / p["n_base"], p["task_id"]))
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def labels_line(run: dict[str, Any]) -> str | None:
+    """What a run's manual labels changed, in one line; None when it has none."""
+    effect = run.get("labels") or {}
+    if not effect.get("applied") and not effect.get("ignored"):
+        return None
+    kinds = ", ".join(f"{n} {label}" for label, n in sorted(effect.get("by_label", {}).items()))
+    line = (
+        f"{_count(effect['applied'], 'label')} applied ({kinds or 'none'}): "
+        f"{_count(effect['to_incorrect'], 'verdict')} correct → incorrect, "
+        f"{_count(effect['to_correct'], 'verdict')} incorrect → correct; "
+        f"c changed on {_count(effect['problems_changed'], 'problem')}"
+    )
+    if effect.get("ignored"):
+        line += f"; {effect['ignored']} not applied (--no-labels, or samples this grader lacks)"
+    return line
 
 
 def _row(cells: list[Any]) -> str:
@@ -110,6 +139,10 @@ def render_markdown(result: dict[str, Any]) -> str:
             f"- {side}: **{short_name(run, side)}** (model `{run.get('model')}`, run {run['path']}), "
             f"n = {_n(result['n'][side])}"
         )
+    for side in ("base", "tuned"):
+        line = labels_line(runs[side])
+        if line is not None:
+            lines.append(f"- labels ({side}): {line}")
     lines += [
         f"- problems compared: {result['tasks']['compared']}",
         "",

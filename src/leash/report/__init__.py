@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from leash.compare import compare_runs
-from leash.compare.markdown import base_label, fmt, fmt_count, render_markdown, short_name, shrinkage_problems
+from leash.compare.markdown import (
+    base_label,
+    fmt,
+    fmt_count,
+    labels_line,
+    render_markdown,
+    short_name,
+    shrinkage_problems,
+)
 from leash.errors import LeashError
 from leash.report import plots
 from leash.store import open_run
@@ -236,9 +244,10 @@ def _metadata(results: list[tuple[str, dict[str, Any]]]) -> str:
         shown = ("temperature", "top_p", "max_tokens", "n")
         params = ", ".join(f"{k}={sampling[k]}" for k in shown if k in sampling)
         source = params or meta.get("source", {}).get("format", "")
-        values = [name, meta.get("model"), meta.get("path"), meta.get("grader"), source]
+        labels = labels_line(meta) or "none"
+        values = [name, meta.get("model"), meta.get("path"), meta.get("grader"), source, labels]
         rows.append(_row(*(_td(v) for v in [*values, meta.get("leash_version"), meta.get("created")])))
-    head = ["run", "model", "path", "grader", "sampling / source", "leash", "created"]
+    head = ["run", "model", "path", "grader", "sampling / source", "labels (leash serve)", "leash", "created"]
     return _table(head, rows)
 
 
