@@ -60,8 +60,8 @@ def section(config: dict[str, Any], series: dict[str, list[dict[str, Any]]], sec
     k_max = first["k_max"]
     lines = [
         f"{BEGIN}: scripts/lab_series_doc.py writes this block; edit the script, not the block -->",
-        f"### Measured ({config['date']}, {config['machine']}, {seconds / 60:.0f} min, "
-        f"load {config['load']})",
+        f"### Measured ({config['date']}, {config['machine']}; RL {config['rl_seconds'] / 60:.0f} min "
+        f"in all, this script's last pass {seconds / 60:.0f} min, load {config['load']})",
         "",
         f"Configuration: base = the demo's base; `leash lab rl --algo grpo|prorl --steps {config['steps']} "
         f"--save-every {config['save_every']}` (16 prompts x 8 samples per step, lr 3e-4, beta 0.05; "
@@ -135,6 +135,7 @@ def main() -> None:
         "load": load,
         "git_revision": revision,
     }
+    config["rl_seconds"] = sum(json.loads((m / "lab.json").read_text())["seconds"] for m in models.values())
     figure = plots.series_figure([(NAMES[a], r) for a, results in series.items() for r in results])
     figure.savefig(ROOT / "docs" / "lab_series.png")
     record = {"config": config, "series": series}
