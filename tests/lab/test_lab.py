@@ -1,16 +1,19 @@
 """The lab: its task family, each command for a few steps, checkpoints that load like hub models."""
 
 import json
+import math
 import subprocess
 import sys
 
+import pyarrow.parquet as pq
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from leash.grading import GradeItem, get_verifier
-from leash.lab.commands import distill, pretrain, rl, sft_self
-from leash.lab.rl import ALGOS, RLConfig, advantages
+from leash.lab.commands import _load, distill, pretrain, rl, sft_self
+from leash.lab.rl import ALGOS, RLConfig, advantages, kl_k3, rl_train
+from leash.lab.series import run_series
 from leash.lab.tasks import arith_problems, solutions
 from leash.lab.train import pretraining_corpus
 from leash.tasks import load_tasks
@@ -51,7 +54,13 @@ def test_advantages_by_hand():
     assert torch.allclose(grpo[0], (r[0] - 0.5) / (r[0].std() + 1e-4)) and torch.all(grpo[1] == 0)
     pp = advantages("reinforce_pp", r)
     assert torch.allclose(pp, (r - r.mean()) / (r.std() + 1e-4))
-    assert set(ALGOS) == {"grpo", "rloo", "reinforce_pp", "dapo"}
+    assert set(ALGOS) == {"grpo", "rloo", "reinforce_pp", "dapo", "prorl"}
+
+
+def test_k3_by_hand():
+    # d = log pi_ref - log pi: exp(d) - d - 1; pi_ref = 2 pi gives 2 - ln 2 - 1, pi = pi_ref gives 0.
+    kl = kl_k3(torch.tensor([math.log(0.25), math.log(0.5)]), torch.tensor([math.log(0.5), math.log(0.5)]))
+    assert kl.tolist() == pytest.approx([1 - math.log(2), 0.0])
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +99,46 @@ def test_sft_self_distill_and_cli(base, tmp_path):
         capture_output=True, text=True,
     )  # fmt: skip
     assert proc.returncode == 2 and "unknown --algo 'ppo'" in proc.stderr
+
+
+@pytest.mark.parametrize(("algo", "reset_every", "zero_at"), [("prorl", 2, [0, 2]), ("grpo", None, [0])])
+def test_the_reference_is_reset_every_r_steps(base, algo, reset_every, zero_at):
+    """KL to the reference, measured before each step's update, is 0 exactly at the start and right
+    after a reset. After every step the policy is moved by hand (the checkpoint hook adds noise), so
+    without a reset the KL cannot be 0."""
+    model, tokenizer = _load(base)
+    reference = _load(base)[0].eval()
+    generator = torch.Generator().manual_seed(0)
+
+    def nudge(step):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.05 * torch.randn(p.shape, generator=generator))
+
+    config = RLConfig(algo=algo, steps=4, prompts_per_step=2, group=2, beta=0.1, save_every=1,
+                      reset_every=reset_every, seed=1)  # fmt: skip
+    history = rl_train(model, reference, tokenizer, load_tasks("lab:arith?size=20&seed=9"), config, nudge)
+    assert config.resets() == (2 if algo == "prorl" else 0)
+    for h in history:
+        assert (h["kl"] == 0.0) == (h["step"] in zero_at), history
+
+
+def test_rl_saves_checkpoints_and_lab_series_compares_them(base, tmp_path):
+    config = RLConfig(algo="prorl", steps=2, prompts_per_step=2, group=2, save_every=1, reset_every=1)
+    record = rl(base, tmp_path / "rl", tasks="lab:arith?size=20&seed=9", config=config)
+    steps = [tmp_path / "rl" / f"step-00000{i}" for i in range(3)]
+    assert record["checkpoints"] == [str(p) for p in steps]
+    assert json.loads((steps[1] / "lab.json").read_text())["step"] == 1
+    start, end = (AutoModelForCausalLM.from_pretrained(p).state_dict() for p in (steps[0], steps[2]))
+    base_weights = AutoModelForCausalLM.from_pretrained(base).state_dict()
+    final = AutoModelForCausalLM.from_pretrained(tmp_path / "rl").state_dict()
+    assert all(torch.equal(start[k], base_weights[k]) and torch.equal(end[k], final[k]) for k in start)
+
+    result = run_series(tmp_path / "rl", tmp_path / "series", problems=2, n=4, log=lambda _: None)
+    assert [r["step"] for r in result["steps"]] == [0, 1, 2]
+    for row, step in zip(result["steps"], steps, strict=True):
+        grades = pq.read_table(
+            [p for p in (tmp_path / "series" / "runs" / step.name / "grades" / "arith").glob("*.parquet")]
+        ).to_pylist()
+        assert len(grades) == 8 and row["pass_at_1"] == pytest.approx(sum(g["correct"] for g in grades) / 8)
+    assert (tmp_path / "series" / "series.png").exists() and (tmp_path / "series" / "series.md").exists()

@@ -1,4 +1,5 @@
-"""`leash compare BASE TUNED --out DIR`: pass@k curves, support regions, entropy, significance."""
+"""`leash compare BASE TUNED --out DIR`: pass@k curves, support regions, entropy, significance;
+`leash compare BASE STEP_1 ... STEP_m --series --out DIR`: support over the checkpoints of a training."""
 
 from __future__ import annotations
 
@@ -50,10 +51,46 @@ def print_headline(result: dict[str, Any], console: Console) -> None:
             console.print(f"labels ({side}): {line}", markup=False)
 
 
+def _series(
+    runs: list[Path], out: Path | None, json_to: str | None, k: int | None, intersect: bool,
+    grader: str | None, taus: str,
+) -> None:  # fmt: skip
+    from leash.compare.series import compare_series, write_series
+    from leash.report import plots
+
+    try:
+        tau_values = tuple(float(t) for t in taus.split(",") if t.strip())
+    except ValueError as err:
+        raise LeashError(f"--tau {taus!r}: give comma-separated numbers in (0, 1], e.g. 0.1,0.5,0.9") from err
+    result = compare_series(runs, k=k, intersect=intersect, grader=grader, taus=tau_values)
+    if json_to == "-":
+        typer.echo(json.dumps(result, indent=1))
+    elif json_to is not None:
+        Path(json_to).write_text(json.dumps(result, indent=1) + "\n")
+    if out is None:
+        return
+    json_path, md_path = write_series(result, out)
+    console = Console(stderr=json_to == "-", soft_wrap=True)
+    console.print(Path(md_path).read_text().split("\n", 2)[2].rstrip())
+    written = [json_path, md_path]
+    try:
+        files: dict[str, bytes] = {}
+        plots.save(plots.series_figure([("series", result)]), files, "series")
+        for name, data in files.items():
+            (out / name).write_bytes(data)
+        written.append(out / "series.png")
+    except LeashError as err:  # no matplotlib: the numbers are written, the figure is not
+        console.print(f"no figure: {err}")
+    console.print(f"wrote {', '.join(map(str, written))}")
+
+
 @user_errors
 def compare_command(
-    base: Path = typer.Argument(..., help="The base model's run directory."),
-    tuned: Path = typer.Argument(..., help="The tuned model's run directory."),
+    runs: list[Path] = typer.Argument(
+        ...,
+        help="BASE TUNED: two run directories; with --series, BASE STEP_1 ... STEP_m.",
+        show_default=False,
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Directory for compare.json and compare.md."),
     json_to: str | None = typer.Option(
         None, "--json", help="Write compare.json to this path; '-' for stdout."
@@ -76,10 +113,21 @@ def compare_command(
         help="Honour the manual labels of labels.parquet (leash serve): lucky → incorrect, bad-grade "
         "flips the verdict, ok keeps it. --no-labels: the grader's verdicts only.",
     ),
+    series: bool = typer.Option(
+        False,
+        "--series",
+        help="The runs are BASE and checkpoints of one training, in order: per step "
+        "pass@1, pass@k_max, SRR, NDR, NSCR, cover@τ and answer entropy (series.json, .md, .png).",
+    ),
+    taus: str = typer.Option(
+        "0.1,0.5,0.9", "--tau", help="With --series: the τ of cover@τ, comma-separated."
+    ),
 ) -> None:
     """Base run vs tuned run: pass@k at every k, support dynamics, answer entropy.
 
-    Writes compare.json (every number) and compare.md (the headline) into --out.
+    Writes compare.json (every number) and compare.md (the headline) into --out. With --series,
+    BASE STEP_1 ... STEP_m are the checkpoints of one training and --out gets series.json,
+    series.md and series.png (the numbers against the step).
     """
     if out is None and json_to is None:
         raise LeashError("nowhere to write: pass --out DIR, or --json - for stdout")
@@ -87,6 +135,15 @@ def compare_command(
         check_output_file(json_to, "--json")  # before the comparison, not after
     if out is not None and out.exists() and not out.is_dir():
         raise LeashError(f"--out {out}: exists and is not a directory; give a directory for compare.json")
+    if series:
+        _series(runs, out, json_to, k, intersect, grader, taus)
+        return
+    if len(runs) != 2:
+        raise LeashError(
+            f"compare takes BASE TUNED (got {len(runs)} run{'s' if len(runs) != 1 else ''}); "
+            "for the checkpoints of one training, pass --series"
+        )
+    base, tuned = runs
     result = compare_runs(
         base, tuned, k=k, zeta=zeta, intersect=intersect, grader=grader, ks=ks,
         n_boot=bootstrap, seed=seed, alpha=alpha, labels=labels,

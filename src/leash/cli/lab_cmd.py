@@ -12,7 +12,8 @@ from leash.cli.errors import user_errors
 from leash.lab.rl import ALGOS, RLConfig
 
 app = typer.Typer(
-    help="Tiny models on a CPU: pretrain, RL-tune, SFT on own samples, distill.", no_args_is_help=True
+    help="Tiny models on a CPU: pretrain, RL-tune, SFT on own samples, distill, support over training.",
+    no_args_is_help=True,
 )
 
 
@@ -58,16 +59,49 @@ def rl_command(
     prompts: int = typer.Option(16, "--prompts", help="Prompts per step."),
     group: int = typer.Option(8, "--group", help="Samples per prompt."),
     lr: float = typer.Option(3e-4, "--lr"),
-    beta: float = typer.Option(0.05, "--beta", help="KL coefficient to the base (0: none, as DAPO)."),
+    beta: float = typer.Option(0.05, "--beta", help="KL coefficient to the reference (0: none, as DAPO)."),
+    reset_every: int | None = typer.Option(
+        None,
+        "--reset-every",
+        help="Reset the reference to the current policy every R steps (ProRL; "
+        "default: 50 for prorl, never for the others; 0: never).",
+    ),
+    save_every: int = typer.Option(
+        0, "--save-every", help="Also save OUT/step-NNNNNN every N steps, step 0 (the start) included."
+    ),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    """RL with the verifier as reward: grpo, rloo, reinforce_pp or dapo."""
+    """RL with the verifier as reward: grpo, rloo, reinforce_pp, dapo or prorl."""
     from leash.lab.commands import rl
 
     config = RLConfig(
-        algo=algo, steps=steps, prompts_per_step=prompts, group=group, lr=lr, beta=beta, seed=seed
-    )
+        algo=algo, steps=steps, prompts_per_step=prompts, group=group, lr=lr, beta=beta, seed=seed,
+        reset_every=reset_every, save_every=save_every,
+    )  # fmt: skip
     _done(rl(base, out, tasks=tasks, config=config), out)
+
+
+@app.command("series")
+@user_errors
+def series_command(
+    checkpoints: Path = typer.Argument(
+        ..., help="The --out of `leash lab rl --save-every N` (step-* folders)."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the runs, series.json, .md and .png."),
+    problems: int = typer.Option(
+        64, "--problems", help="Held-out problems (the demo's lab:arith seed 1000)."
+    ),
+    n: int = typer.Option(256, "--n", "-n", help="Samples per problem and checkpoint."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+) -> None:
+    """Sample, grade and compare every checkpoint of one RL training: support over the steps."""
+    from leash.lab.series import run_series
+
+    console = Console(soft_wrap=True)
+    result = run_series(checkpoints, out, problems=problems, n=n, seed=seed, log=console.print)
+    console.print((out / "series.md").read_text().split("\n", 2)[2].rstrip())
+    console.print(f"wrote {out / 'series.json'}, {out / 'series.md'}, {out / 'series.png'} "
+                  f"({len(result['steps'])} steps)")  # fmt: skip
 
 
 @app.command("sft-self")

@@ -2,7 +2,8 @@
 
     pretrain   a tiny base model on a mixture of correct solutions of every mode
                (frequent and rare) and failed attempts
-    rl         RLVR from a checkpoint: grpo | rloo | reinforce_pp | dapo
+    rl         RLVR from a checkpoint: grpo | rloo | reinforce_pp | dapo | prorl; with
+               save_every N also OUT/step-000000 (the start model), OUT/step-0000N0, ...
     sft_self   SFT on the model's own correct samples (Yue et al.'s comparison)
     distill    a student trained on a stronger teacher's correct samples
 
@@ -24,7 +25,7 @@ from leash.lab.tiny import char_tokenizer, tiny_llama
 from leash.lab.train import pretraining_corpus, train_lm
 from leash.tasks import load_tasks
 
-__all__ = ["distill", "pretrain", "rl", "sft_self"]
+__all__ = ["distill", "pretrain", "rl", "sft_self", "step_dir"]
 
 # Mode weights of the teacher's data: every mode equally, so it knows the rare ones.
 TEACHER_WEIGHTS = [1.0, 1.0, 1.0, 1.0, 1.0]
@@ -75,24 +76,40 @@ def pretrain(
     return record
 
 
+def step_dir(out: str | Path, step: int) -> Path:
+    """Where `rl --save-every` puts the checkpoint after `step` steps: OUT/step-000050."""
+    return Path(out) / f"step-{step:06d}"
+
+
 def rl(
     base: str | Path, out: str | Path, *, tasks: str = "lab:arith?size=2000&seed=7", config: RLConfig
 ) -> dict[str, Any]:
-    """RL-tune a checkpoint with the task's verifier as reward."""
+    """RL-tune a checkpoint with the task's verifier as reward. With `config.save_every` N, every
+    N steps a checkpoint goes to OUT/step-NNNNNN (step 0, the start model, included)."""
     if config.algo not in ALGOS:
         raise LeashError(f"unknown --algo {config.algo!r}; choose one of: {', '.join(sorted(ALGOS))}")
+    for name, value in (("--save-every", config.save_every), ("--reset-every", config.reset_every)):
+        if value is not None and value < 0:
+            raise LeashError(f"{name} {value}: must be >= 0 (0: never)")
     start = time.perf_counter()
     model, tokenizer = _load(base)
     reference = copy.deepcopy(model).eval()
-    history = rl_train(model, reference, tokenizer, load_tasks(tasks), config)
+    head = {"command": "rl", "base": str(base), "tasks": tasks, **config.__dict__,
+            "reset_every": config.resets()}  # fmt: skip
+    saved: list[str] = []
+
+    def checkpoint(step: int) -> None:
+        saved.append(str(_save(model, tokenizer, step_dir(out, step), {**head, "step": step})))
+
+    if config.save_every:
+        checkpoint(0)
+    history = rl_train(model, reference, tokenizer, load_tasks(tasks), config, checkpoint)
     record = {
-        "command": "rl",
-        "base": str(base),
-        "tasks": tasks,
-        **config.__dict__,
+        **head,
         "reward_first_10": _mean(history[:10]),
         "reward_last_10": _mean(history[-10:]),
         "seconds": time.perf_counter() - start,
+        **({"checkpoints": saved} if saved else {}),
     }
     _save(model, tokenizer, out, record)
     return record

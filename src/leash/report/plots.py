@@ -12,7 +12,7 @@ from typing import Any
 from leash.compare.markdown import base_label, fmt_count
 from leash.errors import LeashError
 
-__all__ = ["pass_at_k_figure", "region_bars_figure", "regions_by_k_figure", "save"]
+__all__ = ["pass_at_k_figure", "region_bars_figure", "regions_by_k_figure", "save", "series_figure"]
 
 COLORS = ["#1f4e79", "#c0392b", "#27ae60", "#8e44ad", "#d35400", "#16a085"]
 REGION_COLORS = {"P": "#4c72b0", "S": "#c44e52", "E": "#55a868", "O": "#8c8c8c"}
@@ -125,6 +125,65 @@ def regions_by_k_figure(results: list[tuple[str, dict[str, Any]]]) -> Any:
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+_STYLES = ["-", "--", ":", "-."]
+
+
+def _series_values(result: dict[str, Any], panel: str, index: int) -> list[float | None]:
+    """One curve of a series.json: the value of each step for a panel's `index`-th quantity."""
+    rows = result["steps"]
+    if panel == "pass":
+        return [r[("pass_at_1", "pass_at_k_max")[index]] for r in rows]
+    if panel == "support":
+        return [r["support"][("SRR", "NDR", "NSCR")[index]] for r in rows]
+    if panel == "cover":
+        return [r["cover_at"][index] for r in rows]
+    return [r["answer_entropy"] for r in rows]
+
+
+def series_figure(results: list[tuple[str, dict[str, Any]]]) -> Any:
+    """Support over training: pass@1 and pass@k_max, SRR/NDR/NSCR, cover@tau and answer entropy
+    against the step. Series sharing a name (seeds of one recipe) are drawn as their mean with a
+    band from the lowest to the highest seed."""
+    import numpy as np
+
+    plt = _plt()
+    first = results[0][1]
+    taus = first["taus"]
+    panels = [
+        ("pass", ["pass@1", f"pass@{first['k_max']}"], "pass@k"),
+        ("support", ["SRR", "NDR", "NSCR"], f"vs the base, k = {first['support_k']}"),
+        ("cover", [f"cover@{t:g}" for t in taus], "share of problems with c/n ≥ τ"),
+        ("entropy", ["answer entropy"], "nats"),
+    ]
+    names = list(dict.fromkeys(name for name, _ in results))
+    fig, axes = plt.subplots(2, 2, figsize=(9.6, 6.6), dpi=110)
+    for ax, (panel, labels, ylabel) in zip(axes.flat, panels, strict=True):
+        for i, name in enumerate(names):
+            members = [r for n, r in results if n == name]
+            steps = [row["step"] for row in members[0]["steps"]]
+            if any([row["step"] for row in m["steps"]] != steps for m in members):
+                raise LeashError(f"the series named {name!r} do not share their steps; name each seed apart")
+            color = COLORS[i % len(COLORS)]
+            for j, label in enumerate(labels):
+                values = np.array(
+                    [[np.nan if v is None else v for v in _series_values(m, panel, j)] for m in members]
+                )
+                if np.isnan(values).all():
+                    continue
+                legend = f"{name} {label}" if len(names) > 1 else label
+                ax.plot(steps, np.nanmean(values, axis=0), color=color, linestyle=_STYLES[j % 4],
+                        marker="o", markersize=3, label=legend)  # fmt: skip
+                if len(members) > 1:
+                    ax.fill_between(steps, np.nanmin(values, axis=0), np.nanmax(values, axis=0), color=color,
+                                    alpha=0.12, linewidth=0)  # fmt: skip
+        ax.set_xlabel("training step")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
