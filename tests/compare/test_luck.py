@@ -201,3 +201,20 @@ def test_reliability_blocks_are_means_of_exact_values(result):
                 assert curve[side][i] == pytest.approx(exact, abs=1e-12)
     assert set(result["g_pass_at_k"]["by_tau"]) == {"0.25", "0.5", "0.75", "1.0"}
     assert "mg_pass_at_k" in result and "pass_hat_k" in result["by_dataset"]["nums"]
+
+
+def test_report_shows_luck_reliability_and_who_gains(result, tmp_path):
+    from leash.compare import write_comparison
+    from leash.report import build_report
+
+    write_comparison(result, tmp_path / "cmp")
+    html_path = build_report([], tmp_path / "report", compare_dir=tmp_path / "cmp")
+    html = html_path.read_text()
+    for heading in ("Luck baseline", "Reliability", "Who gains"):
+        assert f">{heading}<" in html
+    for figure in ("pass_at_k.png", "reliability.png", "who_gains_0.png"):
+        assert (tmp_path / "report" / figure).stat().st_size > 1000
+    p_guess = f"{result['luck']['p_guess']['tuned']:.4f}"
+    assert p_guess in html  # the luck table shows compare.json's numbers
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "## Luck baseline (5 problems)" in md and "Spearman" in md

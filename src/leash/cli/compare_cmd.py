@@ -43,6 +43,13 @@ def print_headline(result: dict[str, Any], console: Console) -> None:
         f"O {support['O']:g}   SRR {_fmt(support['SRR'])}  NDR {_fmt(support['NDR'])}  "
         f"SDS {_fmt(support['SDS'])}  NSCR {_fmt(support['NSCR'])}"
     )
+    luck = result.get("luck")
+    if luck is not None:
+        console.print(
+            f"luck baseline ({luck['n_problems']} problems): p_guess {_fmt(luck['p_guess']['base'])} / "
+            f"{_fmt(luck['p_guess']['tuned'])}; solved within luck {luck['within_luck']['base']} of "
+            f"{luck['solved']['base']} / {luck['within_luck']['tuned']} of {luck['solved']['tuned']}"
+        )
 
 
 @user_errors
@@ -65,6 +72,14 @@ def compare_command(
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the pass@k bands."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
     alpha: float = typer.Option(0.05, "--alpha", help="False discovery rate for significant changes."),
+    luck_answers: int = typer.Option(
+        64,
+        "--luck-answers",
+        help="Luck baseline: grade each run's N most frequent answers per dataset against every "
+        "problem (0: no baseline). Costs up to 2·N·problems verdicts.",
+    ),
+    workers: int = typer.Option(2, "--workers", help="Verifier workers for the luck baseline."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds per verdict for the luck baseline."),
 ) -> None:
     """Base run vs tuned run: pass@k at every k, support dynamics, answer entropy.
 
@@ -78,7 +93,8 @@ def compare_command(
         raise LeashError(f"--out {out}: exists and is not a directory; give a directory for compare.json")
     result = compare_runs(
         base, tuned, k=k, zeta=zeta, intersect=intersect, grader=grader, ks=ks,
-        n_boot=bootstrap, seed=seed, alpha=alpha,
+        n_boot=bootstrap, seed=seed, alpha=alpha, luck_answers=luck_answers, workers=workers,
+        timeout=timeout,
     )  # fmt: skip
     if json_to == "-":
         typer.echo(json.dumps(result, indent=1))
