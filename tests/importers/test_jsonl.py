@@ -117,7 +117,9 @@ def test_empty_and_missing_files_unknown_format_and_unknown_tasks(tmp_path, writ
     with pytest.raises(LeashError, match="does not exist"):
         import_generations(tmp_path / "nope.jsonl", tmp_path / "run")
     src = write("gen.jsonl", generations({"q1": ["4*"], "q9": ["1"]}))
-    with pytest.raises(LeashError, match="unknown format 'csv'; choose one of: jsonl, lighteval, lm-eval"):
+    with pytest.raises(
+        LeashError, match="unknown format 'csv'; choose one of: inspect, jsonl, lighteval, lm-eval"
+    ):
         import_generations(src, tmp_path / "run", "csv")
     tasks = write("tasks.jsonl", [{"task_id": "q1"}])
     with pytest.raises(LeashError, match="1 task ids of the generations are not in --tasks"):

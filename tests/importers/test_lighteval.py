@@ -31,6 +31,21 @@ def test_current_layout_with_one_completion_per_row(tmp_path):
     assert verdicts == {"math_500/7": True, "math_500/8": False}
 
 
+@pytest.mark.parametrize(
+    "stem, dataset",
+    [
+        ("details_lighteval|math_500|0", "math_500"),  # lighteval < 0.13: suite|task|fewshot
+        ("details_math_500|0", "math_500"),  # lighteval 0.13: task|fewshot
+        ("details_aime24|4", "aime24"),
+        ("details_mine|variant", "mine|variant"),  # not a fewshot count: kept
+    ],
+)
+def test_task_name_strips_the_fewshot_suffix(tmp_path, stem, dataset):
+    from leash.importers.lighteval import task_name
+
+    assert task_name(tmp_path / f"{stem}_2025-09-01T10-00-00.000.parquet") == dataset
+
+
 def test_earlier_layout_with_several_completions_and_a_list_metric(tmp_path):
     table = pa.Table.from_pylist(
         [

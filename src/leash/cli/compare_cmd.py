@@ -49,6 +49,13 @@ def print_headline(result: dict[str, Any], console: Console) -> None:
         line = labels_line(result["runs"][side])
         if line is not None:
             console.print(f"labels ({side}): {line}", markup=False)
+    luck = result.get("luck")
+    if luck is not None:
+        console.print(
+            f"luck baseline ({luck['n_problems']} problems): p_guess {_fmt(luck['p_guess']['base'])} / "
+            f"{_fmt(luck['p_guess']['tuned'])}; solved within luck {luck['within_luck']['base']} of "
+            f"{luck['solved']['base']} / {luck['within_luck']['tuned']} of {luck['solved']['tuned']}"
+        )
 
 
 def _series(
@@ -122,6 +129,14 @@ def compare_command(
     taus: str = typer.Option(
         "0.1,0.5,0.9", "--tau", help="With --series: the τ of cover@τ, comma-separated."
     ),
+    luck_answers: int = typer.Option(
+        64,
+        "--luck-answers",
+        help="Luck baseline: grade each run's N most frequent answers per dataset against every "
+        "problem (0: no baseline). Costs up to 2·N·problems verdicts.",
+    ),
+    workers: int = typer.Option(2, "--workers", help="Verifier workers for the luck baseline."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds per verdict for the luck baseline."),
 ) -> None:
     """Base run vs tuned run: pass@k at every k, support dynamics, answer entropy.
 
@@ -146,7 +161,8 @@ def compare_command(
     base, tuned = runs
     result = compare_runs(
         base, tuned, k=k, zeta=zeta, intersect=intersect, grader=grader, ks=ks,
-        n_boot=bootstrap, seed=seed, alpha=alpha, labels=labels,
+        n_boot=bootstrap, seed=seed, alpha=alpha, labels=labels, luck_answers=luck_answers,
+        workers=workers, timeout=timeout,
     )  # fmt: skip
     if json_to == "-":
         typer.echo(json.dumps(result, indent=1))

@@ -13,7 +13,9 @@ from leash.importers import FORMATS, ImportOptions, import_generations
 
 @user_errors
 def import_command(
-    file: Path = typer.Argument(..., help="Generations to import (.jsonl, .jsonl.gz or .parquet)."),
+    file: Path = typer.Argument(
+        ..., help="Generations to import (.jsonl, .jsonl.gz, .parquet or an Inspect .eval log)."
+    ),
     run: Path = typer.Option(..., "--run", help="Run directory to create or extend."),
     format: str = typer.Option(
         "jsonl", "--format", "-f", help=f"Input format: {', '.join(sorted(FORMATS))}."
@@ -25,14 +27,17 @@ def import_command(
     ),
     model: str | None = typer.Option(None, "--model", help="Name of the model that wrote the file."),
     metric: str | None = typer.Option(
-        None, "--metric", help="lm-eval/lighteval: the 0/1 per-sample metric that says correct."
+        None,
+        "--metric",
+        help="lm-eval/lighteval: the 0/1 per-sample metric that says correct; inspect: the scorer.",
     ),
     filter: str | None = typer.Option(None, "--filter", help="lm-eval: which filter's rows to read."),
     replace: bool = typer.Option(
         False, "--replace", help="The run holds another or an edited file: move it aside, import afresh."
     ),
 ) -> None:
-    """Import generations from JSONL, lm-eval (--log_samples) or lighteval (details parquet).
+    """Import generations from JSONL, lm-eval (--log_samples), lighteval (details parquet) or an
+    Inspect AI log (.eval / .json: each epoch is a sample, its score the verdict).
 
     JSONL rows: {"task_id", "completion", "correct"?, "answer"?, "dataset"?}; several rows
     per task are several samples. Correctness in the file goes to grades/imported/.

@@ -25,8 +25,16 @@ def report_command(
     ),
     intersect: bool = typer.Option(False, "--intersect", help="Compare only the tasks the runs share."),
     grader: str | None = typer.Option(None, "--grader", help="Which grades/<grader>/ to use."),
+    luck_answers: int = typer.Option(
+        64,
+        "--luck-answers",
+        help="Luck baseline: grade each run's N most frequent answers per dataset against every "
+        "problem (0: no baseline).",
+    ),
+    workers: int = typer.Option(2, "--workers", help="Verifier workers for the luck baseline."),
 ) -> None:
     """Write report.html (offline, self-contained), report.md, the figures and compare.json."""
-    options = {"k": k, "intersect": intersect, "grader": grader}
+    options = {"k": k, "intersect": intersect, "grader": grader, "luck_answers": luck_answers,
+               "workers": workers}  # fmt: skip
     path = build_report([str(r) for r in runs or []], out, compare_dir=from_dir, compare_options=options)
     Console(soft_wrap=True).print(f"wrote {path} (open it in a browser; it needs no network)")

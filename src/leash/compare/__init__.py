@@ -27,7 +27,9 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from leash.compare.load import RunGrades, choose_grader, graded_task_ids, load_run_grades
+from leash.compare.luck import DEFAULT_MAX_ANSWERS, LuckArrays, luck_arrays, luck_block
 from leash.compare.markdown import render_markdown
+from leash.compare.reliability import Reliability, reliability_arrays, reliability_block, who_gains
 from leash.compare.scores import entropy_table, perplexity_blocks
 from leash.errors import LeashError
 from leash.metrics import (
@@ -69,9 +71,12 @@ class _PerProblem:
     maj_tuned: NDArray[np.float64] | None
     entropy_base: NDArray[np.float64] | None  # [problems]
     entropy_tuned: NDArray[np.float64] | None
+    reliability_base: Reliability
+    reliability_tuned: Reliability
+    luck: LuckArrays | None
 
 
-def _per_problem(b: RunGrades, t: RunGrades, ks: list[int]) -> _PerProblem:
+def _per_problem(b: RunGrades, t: RunGrades, ks: list[int], luck: LuckArrays | None) -> _PerProblem:
     def maj(g: RunGrades) -> NDArray[np.float64] | None:
         if not (b.has_answers and t.has_answers):
             return None
@@ -90,6 +95,9 @@ def _per_problem(b: RunGrades, t: RunGrades, ks: list[int]) -> _PerProblem:
         maj_tuned=maj(t),
         entropy_base=entropy(b),
         entropy_tuned=entropy(t),
+        reliability_base=reliability_arrays(b.n, b.c, ks),
+        reliability_tuned=reliability_arrays(t.n, t.c, ks),
+        luck=luck,
     )
 
 
@@ -253,6 +261,11 @@ def _block(
         .mean(axis=1)
     )  # [[base@1, base@kmax], [tuned@1, tuned@kmax]]
     maj_b, maj_t = _mean(per.maj_base, rows), _mean(per.maj_tuned, rows)
+    gains, _ = who_gains(b.n[rows], b.c[rows], t.n[rows], t.c[rows], k_max)
+    luck = None
+    if per.luck is not None:
+        luck = luck_block(per.luck, rows, {"base": b.n, "tuned": t.n}, {"base": b.c, "tuned": t.c}, ks,
+                          n_boot, seed)  # fmt: skip
     return {
         "n_problems": len(rows),
         "pass_at_k": {
@@ -275,6 +288,9 @@ def _block(
         "support": _support(per, rows, k_budget, zeta),
         "answer_entropy": {"base": _mean(per.entropy_base, rows), "tuned": _mean(per.entropy_tuned, rows)},
         "maj_at_k": None if maj_b is None else {"k": ks, "base": maj_b, "tuned": maj_t},
+        **reliability_block(per.reliability_base, per.reliability_tuned, rows, ks, n_boot, seed),
+        "luck": luck,
+        "who_gains": gains,
     }
 
 
@@ -311,15 +327,23 @@ def compare_runs(
     seed: int = 0,
     alpha: float = 0.05,
     labels: bool = True,
+    luck_answers: int = DEFAULT_MAX_ANSWERS,
+    workers: int = 2,
+    timeout: float = 10.0,
 ) -> dict[str, Any]:
     """Compare two graded runs; returns the compare.json dictionary (JSON-safe).
 
     `labels`: honour the verdict labels in each run's labels.parquet (leash.compare.load).
+    luck_answers: the most frequent pooled answers per run and dataset graded against
+    every problem for the luck baseline (0: no luck baseline); workers and timeout are
+    the verifier's, as in `leash grade`.
     """
     if not 0.0 < zeta < 1.0:
         raise LeashError(f"--zeta {zeta}: must be between 0 and 1")
     if not 0.0 < alpha < 1.0:
         raise LeashError(f"--alpha {alpha}: must be between 0 and 1")
+    if luck_answers < 0:
+        raise LeashError(f"--luck-answers {luck_answers}: must be >= 0 (0 turns the luck baseline off)")
     if n_boot < 1:
         raise LeashError(f"--bootstrap {n_boot}: must be >= 1 resample (the default, 1000, gives 95% bands)")
     runs = [open_run(base), open_run(tuned)]
@@ -347,7 +371,10 @@ def compare_runs(
     group = np.array([names.index(d) for d in datasets], dtype=np.int64)
     every_k, crossing, sums_b, sums_t = _sweep(b, t, group, len(names))
 
-    per = _per_problem(b, t, ks_list)
+    luck = None
+    if luck_answers > 0:
+        luck = luck_arrays(b, t, datasets, max_answers=luck_answers, workers=workers, timeout=timeout)
+    per = _per_problem(b, t, ks_list, luck)
     all_rows = np.arange(len(shared))
     overall = _block(per, all_rows, budget, zeta, (every_k, sums_b.sum(0), sums_t.sum(0)), n_boot, seed)
     by_dataset = {}
@@ -361,6 +388,7 @@ def compare_runs(
     regions = region_probabilities(b.n, b.c, t.n, t.c, budget)
     rate_b, rate_t = b.c / b.n, t.c / t.n
     significant = q_values < alpha
+    _, delta = who_gains(b.n, b.c, t.n, t.c, int(common.min()))
     problems = [
         {
             "task_id": shared[i],
@@ -373,6 +401,10 @@ def compare_runs(
             "crossover_k": _as_k(crossing[i]),
             "p_value": p_values[i],
             "q_value": q_values[i],
+            "delta_pass_at_k": delta[i],
+            "p_guess": None
+            if luck is None
+            else {"base": luck.p_guess["base"][i], "tuned": luck.p_guess["tuned"][i]},
         }
         for i in range(len(shared))
     ]
@@ -399,6 +431,7 @@ def compare_runs(
         },
         "by_dataset": by_dataset,
         "support_by_k": _support_by_k(b, t, [k for k in ks_list if k <= k_common]),
+        "luck_cost": None if luck is None else luck.info,
         "perplexity": perplexity_blocks(sides, problems_table),
         "entropy": entropy_table(sides, problems_table, entropies),
         "problems": problems,

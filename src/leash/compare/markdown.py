@@ -158,6 +158,7 @@ def render_markdown(result: dict[str, Any]) -> str:
         "SRR = P/(P+S), NDR = E/(P+E), SDS = their harmonic mean, NSCR = (E−S)/(P+E+S).",
         "",
     ]
+    lines += [*_reliability(result), *_luck(result), *_who_gains(result)]
     sig = result["significance"]
     lines += [
         f"## Significant changes (Fisher exact, BH q < {sig['alpha']})",
@@ -225,3 +226,108 @@ def _lost(result: dict[str, Any]) -> list[str]:
     if len(lost) > 50:
         lines.append(f"\nand {len(lost) - 50} more in compare.json (`problems`, region S).")
     return [*lines, ""]
+
+
+def _pick(values: list[Any], grid: list[Any], at: Any) -> Any:
+    return values[grid.index(at)] if at in grid else None
+
+
+def _reliability(result: dict[str, Any]) -> list[str]:
+    """pass^k, G-Pass@k_0.5 and mG-Pass@k on the G-Pass grid; cover@τ at four τ."""
+    if "pass_hat_k" not in result:  # a compare.json written before these blocks existed
+        return []
+    hat, g, mg = result["pass_hat_k"], result["g_pass_at_k"], result["mg_pass_at_k"]
+    half = g["by_tau"]["0.5"]
+    lines = [
+        "## Reliability",
+        "",
+        _row(["k", "pass^k base", "pass^k tuned", "G-Pass@k₀.₅ base", "G-Pass@k₀.₅ tuned",
+              "mG-Pass@k base", "mG-Pass@k tuned"]),
+        _row(["---:"] * 7),
+    ]  # fmt: skip
+    for i, k in enumerate(g["k"]):
+        if half["base"][i] is None and half["tuned"][i] is None:
+            continue
+        cells = [_pick(hat[s], hat["k"], k) for s in ("base", "tuned")]
+        cells += [half["base"][i], half["tuned"][i], mg["base"][i], mg["tuned"][i]]
+        lines.append(_row([k, *(fmt(v) for v in cells)]))
+    cover = result["cover_at_tau"]
+    shown = [t for t in (0.25, 0.5, 0.75, 1.0) if t in cover["tau"]]
+    lines += [
+        "",
+        _row(["cover@τ", *(f"τ = {t:g}" for t in shown)]),
+        _row(["---", *(["---:"] * len(shown))]),
+        *(
+            _row([side, *(fmt(_pick(cover[side], cover["tau"], t)) for t in shown)])
+            for side in ("base", "tuned")
+        ),
+        "",
+        "pass^k: all k samples correct; G-Pass@k_τ: at least ⌈τk⌉ of k correct; mG-Pass@k: its mean "
+        "over τ in [0.5, 1]; cover@τ: share of problems with c/n ≥ τ.",
+        "",
+    ]
+    return lines
+
+
+def _luck(result: dict[str, Any]) -> list[str]:
+    luck = result.get("luck")
+    if "luck" not in result:
+        return []
+    if luck is None:
+        return [
+            "## Luck baseline",
+            "",
+            "not computed: no problem's verifier grades a bare final answer, the runs recorded no "
+            "answers, or --luck-answers 0.",
+            "",
+        ]
+    k_max = result["se_gap"]["k_max"]
+    curve = luck["pass_at_k"]
+    model = result["pass_at_k"]
+    rows = [
+        ("mean p_guess", luck["p_guess"]["base"], luck["p_guess"]["tuned"]),
+        (f"luck pass@{k_max}", *(_pick(curve[s], curve["k"], k_max) for s in ("base", "tuned"))),
+        (f"model pass@{k_max}", *(_pick(model[s], model["k"], k_max) for s in ("base", "tuned"))),
+        ("problems solved", luck["solved"]["base"], luck["solved"]["tuned"]),
+        ("solved within luck (c/n ≤ p_guess)", luck["within_luck"]["base"], luck["within_luck"]["tuned"]),
+        ("pool share not checked", luck["unchecked_share"]["base"], luck["unchecked_share"]["tuned"]),
+    ]
+    lines = [
+        f"## Luck baseline ({luck['n_problems']} problems)",
+        "",
+        _row(["", "base", "tuned"]),
+        _row(["---", "---:", "---:"]),
+        *(_row([label, fmt(b), fmt(t)]) for label, b, t in rows),
+        "",
+        "p_guess: the share of the run's pooled final answers (over the problem's dataset) that the "
+        "problem's verifier accepts; luck pass@k = 1 − (1 − p_guess)^k.",
+    ]
+    uniform = luck.get("uniform")
+    if uniform is not None:
+        lines.append(
+            f"Uniform guessing over the options ({uniform['n_problems']} choice problems): "
+            f"pass@{k_max} = {fmt(_pick(uniform['pass_at_k'], uniform['k'], k_max))}."
+        )
+    cost = result.get("luck_cost") or {}
+    if cost:
+        lines.append(
+            f"Cost: {cost['pairs_graded']} (answer, problem) pairs graded, {cost['pairs_known']} known from "
+            f"the runs' grades, the {cost['max_answers']} most frequent answers per run and dataset checked."
+        )
+    return [*lines, ""]
+
+
+def _who_gains(result: dict[str, Any]) -> list[str]:
+    gains = result.get("who_gains")
+    if gains is None:
+        return []
+    cells = [f"k = {k}: ρ = {fmt(r, 3)}, mean Δ = {fmt(d)}" for k, r, d in
+             zip(gains["k"], gains["spearman"], gains["mean_delta"], strict=True)]  # fmt: skip
+    return [
+        "## Who gains",
+        "",
+        "Spearman's ρ between the base's pass@1 and each problem's Δpass@k (tuned − base): "
+        + "; ".join(cells)
+        + ". ρ > 0: the gains go to problems the base already solves often.",
+        "",
+    ]

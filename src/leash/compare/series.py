@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 from leash.compare.load import RunGrades, choose_grader, graded_task_ids, load_run_grades
 from leash.compare.markdown import fmt, short_name
 from leash.errors import LeashError
-from leash.metrics import Regions, answer_entropy, pass_at_k, support_regions
+from leash.metrics import Regions, answer_entropy, cover_at_tau, pass_at_k, support_regions
 from leash.store import open_run
 
 __all__ = [
@@ -45,14 +45,8 @@ _STEP = re.compile(r"(?:^|[/\\])(?:step|checkpoint|global_step)[-_]?(\d+)[/\\]?$
 
 
 def cover_at(n: ArrayLike, c: ArrayLike, taus: ArrayLike) -> NDArray[np.float64]:
-    """cover@tau = (1/N) sum_i [c_i / n_i >= tau], one value per tau (Dragoi et al. 2025, arXiv 2510.08325).
-
-    HOOK (issue 16, item 1): a local stand-in until `leash.metrics` has its own cover@tau; once it
-    lands, call that here instead (same definition: share of problems with per-sample success >= tau).
-    """
-    rate = np.asarray(c, dtype=np.float64) / np.asarray(n, dtype=np.float64)
-    tau = np.asarray(taus, dtype=np.float64)
-    covered: NDArray[np.float64] = (rate[:, None] >= tau[None, :] - 1e-12).mean(axis=0)
+    """cover@tau = (1/N) sum_i [c_i / n_i >= tau] per tau (Dragoi et al. 2025, arXiv 2510.08325)."""
+    covered: NDArray[np.float64] = cover_at_tau(n, c, taus).mean(axis=0)
     return covered
 
 

@@ -1,7 +1,8 @@
 """`leash import`: bring generations made by other tools into a run directory.
 
 Formats (a registry, `FORMATS`): `jsonl` (our own simple rows), `lm-eval`
-(`--log_samples` output), `lighteval` (details parquet). The whole file is parsed
+(`--log_samples` output), `lighteval` (details parquet), `inspect` (Inspect AI `.eval`
+/ `.json` logs, read with inspect-ai's own reader). The whole file is parsed
 and checked before anything is written, so a bad line leaves the run untouched;
 importing the same file again adds nothing (rows are keyed by task_id, sample_idx),
 and importing it once edited is refused (its hash differs) unless `replace`, which
@@ -24,7 +25,8 @@ from typing import Any
 import pyarrow as pa
 
 from leash.errors import LeashError
-from leash.importers import jsonl as _jsonl  # noqa: F401  (registers the format)
+from leash.importers import inspect_log as _inspect_log  # noqa: F401  (registers the format)
+from leash.importers import jsonl as _jsonl  # noqa: F401
 from leash.importers import lighteval as _lighteval  # noqa: F401
 from leash.importers import lm_eval as _lm_eval  # noqa: F401
 from leash.importers.registry import FORMATS, ImportOptions, register_format
@@ -172,6 +174,7 @@ def import_generations(
     source = {"kind": "import", "format": fmt, "file": str(path), "sha256": digest, **generations.source}
     if tasks_path is not None:
         source["tasks_file"] = str(tasks_path)
+    model = model or generations.model
     meta = {"model": model or path.stem, "source": source}
     notes = list(generations.notes)
     with ExitStack() as locks:

@@ -37,9 +37,14 @@ _FILE = re.compile(r"^details_(?P<task>.+?)_(?P<stamp>\d{4}-\d{2}-\d{2}T[\w\-.:]
 def task_name(path: Path) -> str:
     match = _FILE.match(path.name)
     name = match.group("task") if match else path.stem.removeprefix("details_")
-    # "suite|task|fewshot" -> "task"
+    # "suite|task|fewshot" (lighteval < 0.13) and "task|fewshot" (0.13: `f"{name}|{num_fewshots}"`)
+    # -> "task"; a name with no fewshot count is kept as it is.
     parts = name.split("|")
-    return parts[1] if len(parts) == 3 else name
+    if len(parts) == 3:
+        return parts[1]
+    if len(parts) == 2 and parts[1].isdigit():
+        return parts[0]
+    return name
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

@@ -33,6 +33,7 @@ class Generations:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     source: dict[str, Any] = field(default_factory=dict)
+    model: str | None = None  # the model's name when the file records it (used unless --model)
     _next_idx: dict[str, int] = field(default_factory=dict)
     _taken: set[tuple[str, int]] = field(default_factory=set)
 

@@ -19,6 +19,7 @@ __all__ = [
     "avg_at_n",
     "crossover_k",
     "delta_se",
+    "falling_ratio",
     "maj_at_k",
     "mean_with_band",
     "pass_at_k",
@@ -36,6 +37,14 @@ def pass_at_k(n: ArrayLike, c: ArrayLike, ks: ArrayLike) -> NDArray[np.float64]:
     n, c: samples and correct samples per problem (problems may differ in n);
     ks: the budgets, each >= 1.
     """
+    n_arr, c_arr, k_arr = _counts(n, c, ks)
+    return 1.0 - falling_ratio(n_arr, n_arr - c_arr, k_arr)
+
+
+def _counts(
+    n: ArrayLike, c: ArrayLike, ks: ArrayLike
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """n, c and ks as checked int64 arrays (the contract every estimator over counts shares)."""
     n_arr = np.atleast_1d(np.asarray(n, dtype=np.int64))
     c_arr = np.atleast_1d(np.asarray(c, dtype=np.int64))
     k_arr = np.atleast_1d(np.asarray(ks, dtype=np.int64))
@@ -45,6 +54,18 @@ def pass_at_k(n: ArrayLike, c: ArrayLike, ks: ArrayLike) -> NDArray[np.float64]:
         raise ValueError("need 0 <= c <= n for every problem")
     if np.any(k_arr < 1):
         raise ValueError("every k must be >= 1")
+    return n_arr, c_arr, k_arr
+
+
+def falling_ratio(n: ArrayLike, top: ArrayLike, ks: ArrayLike) -> NDArray[np.float64]:
+    """C(top, k) / C(n, k) = prod_{i<k} (top-i)/(n-i) per problem and k; NaN where k > n.
+
+    The running product over i gives every k = 1..max(ks) at once (0 <= top <= n):
+    1 - falling_ratio(n, n-c, ks) is pass@k, falling_ratio(n, c, ks) is pass^k.
+    """
+    n_arr = np.atleast_1d(np.asarray(n, dtype=np.int64))
+    top_arr = np.atleast_1d(np.asarray(top, dtype=np.int64))
+    k_arr = np.atleast_1d(np.asarray(ks, dtype=np.int64))
     out = np.empty((len(n_arr), len(k_arr)))
     if len(n_arr) == 0 or len(k_arr) == 0:
         return out
@@ -54,22 +75,22 @@ def pass_at_k(n: ArrayLike, c: ArrayLike, ks: ArrayLike) -> NDArray[np.float64]:
     i = np.arange(k_max, dtype=np.float64)  # the product's index, 0..k_max-1
     block = max(1, _BLOCK_CELLS // k_max)
     den = np.empty((min(block, len(n_arr)), k_max))
-    fail = np.empty_like(den)
+    ratio = np.empty_like(den)
     with np.errstate(divide="ignore", invalid="ignore"):
         for start in range(0, len(n_arr), block):
             rows = slice(start, start + block)
             m = len(n_arr[rows])
-            d, f = den[:m], fail[:m]
+            d, f = den[:m], ratio[:m]
             np.subtract(n_arr[rows, None].astype(np.float64), i, out=d)  # n - i
-            np.subtract(d, c_arr[rows, None].astype(np.float64), out=f)  # n - c - i
+            np.subtract(top_arr[rows, None].astype(np.float64), i, out=f)  # top - i
             np.divide(f, d, out=f)
-            # Once n-c-i reaches 0 every larger k is sure to include a correct sample.
+            # Once top-i reaches 0 every larger k has ratio 0 (no k-subset of `top` items left).
             np.maximum(f, 0.0, out=f)
             np.cumprod(f, axis=1, out=f)
             if every_k:
-                np.subtract(1.0, f, out=out[rows])
+                out[rows] = f
             else:
-                out[rows] = 1.0 - f[:, k_cols]
+                out[rows] = f[:, k_cols]
     short = np.flatnonzero(n_arr < k_arr.max())
     if len(short):  # budgets beyond a problem's n are missing, never extrapolated
         out[short] = np.where(k_arr[None, :] > n_arr[short, None], np.nan, out[short])

@@ -235,6 +235,58 @@ def _lost(name: str, result: dict[str, Any]) -> str:
     return f"<h3>{_esc(name)}: {len(lost)} lost at k = {k}</h3>{table}{more}"
 
 
+def _luck_table(results: list[tuple[str, dict[str, Any]]]) -> str:
+    """Per tuned run: mean p_guess, luck and model pass@k_max, problems solved and within luck."""
+    base = results[0][1]
+    k_max = base["se_gap"]["k_max"]
+    rows = []
+    sides = [(base_label(base), base, "base")] + [(n, r, "tuned") for n, r in results]
+    for name, result, side in sides:
+        luck = result.get("luck")
+        if not luck:
+            continue
+        curve, model = luck["pass_at_k"], result["pass_at_k"]
+        at = curve["k"].index(k_max) if k_max in curve["k"] else None
+        cells = [
+            luck["p_guess"][side],
+            None if at is None else curve[side][at],
+            None if at is None else model[side][model["k"].index(k_max)],
+        ]
+        counts = [luck["solved"][side], luck["within_luck"][side], luck["unchecked_share"][side]]
+        rows.append(_row(_td(name), *(_td(v) for v in cells), _td(counts[0]), _td(counts[1]), _td(counts[2])))
+    if not rows:
+        return (
+            "<p class='missing'>No luck baseline: no problem's verifier grades a bare final answer "
+            "(code, lm-eval, imported verdicts), the runs recorded no answers, or --luck-answers 0.</p>"
+        )
+    head = ["answers of", "mean p_guess", f"luck pass@{k_max}", f"model pass@{k_max}", "solved",
+            "within luck", "pool share unchecked"]  # fmt: skip
+    cost = base.get("luck_cost") or {}
+    note = (
+        f"<p class='sub'>{_esc(cost.get('pairs_graded'))} (answer, problem) pairs graded through "
+        f"{_esc(', '.join(cost.get('verifiers', [])))}, {_esc(cost.get('pairs_known'))} known from the "
+        f"runs' grades; the {_esc(cost.get('max_answers'))} most frequent answers per run and dataset "
+        "checked against every problem (the rest count as not accepted, so p_guess is a lower bound).</p>"
+        if cost
+        else ""
+    )
+    return _table(head, rows) + note
+
+
+def _reliability_table(results: list[tuple[str, dict[str, Any]]]) -> str:
+    base = results[0][1]
+    g = base["g_pass_at_k"]
+    ks = [k for i, k in enumerate(g["k"]) if g["by_tau"]["0.5"]["base"][i] is not None]
+    sides = [(base_label(base), base, "base")] + [(n, r, "tuned") for n, r in results]
+    rows = []
+    for name, result, side in sides:
+        by_tau, mg = result["g_pass_at_k"]["by_tau"], result["mg_pass_at_k"]
+        for label, curve in [*((f"G-Pass@k τ={t}", c) for t, c in by_tau.items()), ("mG-Pass@k", mg)]:
+            values = [curve[side][curve["k"].index(k)] for k in ks]
+            rows.append(_row(_td(name), _td(label), *(_td(v) for v in values)))
+    return _table(["model", "metric", *(f"k = {k}" for k in ks)], rows)
+
+
 def _metadata(results: list[tuple[str, dict[str, Any]]]) -> str:
     runs = [(base_label(results[0][1]), results[0][1]["runs"]["base"])]
     runs += [(n, r["runs"]["tuned"]) for n, r in results]
@@ -403,6 +455,13 @@ def _render(results: list[tuple[str, dict[str, Any]]], out: dict[str, bytes], mi
         if singles:
             listed = _esc(", ".join(singles))
             parts.append(f"<p class='missing'>Datasets with a single problem (no band): {listed}.</p>")
+    if base.get("luck") is not None or "luck" in base:
+        parts.append(
+            "<h3>Luck baseline</h3><p>Dashed curves: guessing from the run's own pooled final answers "
+            "(each problem's p_guess = the share of the dataset's answers its verifier accepts; "
+            "luck pass@k = 1 − (1 − p_guess)^k). A problem is solved <i>within luck</i> when its "
+            "success rate c/n is no higher than p_guess.</p>" + _luck_table(results)
+        )
     parts.append("<h2>Empirical support</h2>")
     parts.append(_img(plots.save(plots.region_bars_figure(results), out, "regions"), "support regions"))
     if len(base["support_by_k"]["k"]) > 1:
@@ -414,6 +473,26 @@ def _render(results: list[tuple[str, dict[str, Any]]], out: dict[str, bytes], mi
         "<p>P preservation, S shrinkage, E expansion, O out of support; SRR = P/(P+S), NDR = E/(P+E), "
         "SDS = their harmonic mean, NSCR = (E−S)/(P+E+S); ε = −ln ζ / k.</p>"
     )
+    if "pass_hat_k" in base:
+        parts.append(
+            "<h2>Reliability</h2><p>pass^k: the chance that k samples are all correct; cover@τ: the "
+            "share of problems whose success rate c/n is at least τ (pass@k is its Beta(1, k)-weighted "
+            "mean); G-Pass@k<sub>τ</sub>: at least ⌈τk⌉ of k correct; mG-Pass@k: its mean over "
+            "τ in [0.5, 1].</p>"
+        )
+        png = plots.save(plots.reliability_figure(results), out, "reliability")
+        parts.append(_img(png, "pass^k and cover@τ"))
+        parts.append(_reliability_table(results))
+    if "who_gains" in base:
+        parts.append(
+            "<h2>Who gains</h2><p>Each point is a problem: its change in pass@k against the base's "
+            "pass@1, coloured by support region. Spearman's ρ &gt; 0: the gains go to problems the "
+            "base already solves often.</p><div class='grid'>"
+        )
+        for i, (name, result) in enumerate(results):
+            png = plots.save(plots.gains_figure(name, result), out, f"who_gains_{i}")
+            parts.append(_img(png, f"who gains, {name}"))
+        parts.append("</div>")
     parts.append(
         "<h2>Problems the tuned model lost</h2><p>Shrinkage (region S): the base solves the problem "
         "within the budget k, the tuned model does not; listed whether or not the change is significant.</p>"

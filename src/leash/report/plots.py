@@ -12,7 +12,15 @@ from typing import Any
 from leash.compare.markdown import base_label, fmt_count
 from leash.errors import LeashError
 
-__all__ = ["pass_at_k_figure", "region_bars_figure", "regions_by_k_figure", "save", "series_figure"]
+__all__ = [
+    "gains_figure",
+    "pass_at_k_figure",
+    "region_bars_figure",
+    "regions_by_k_figure",
+    "reliability_figure",
+    "save",
+    "series_figure",
+]
 
 COLORS = ["#1f4e79", "#c0392b", "#27ae60", "#8e44ad", "#d35400", "#16a085"]
 REGION_COLORS = {"P": "#4c72b0", "S": "#c44e52", "E": "#55a868", "O": "#8c8c8c"}
@@ -31,14 +39,23 @@ def _plt() -> Any:
     return plt
 
 
-def _curve(ax: Any, block: dict[str, Any], side: str, label: str, color: str) -> None:
-    ks, values = block["k"], block[side]
+def _curve(
+    ax: Any,
+    block: dict[str, Any],
+    side: str,
+    label: str,
+    color: str,
+    x: str = "k",
+    band: bool = True,
+    **style: Any,
+) -> None:
+    ks, values = block[x], block[side]
     pts = [(k, v, b) for k, v, b in zip(ks, values, block[f"{side}_band"], strict=True) if v is not None]
     if not pts:
         return
     xs = [p[0] for p in pts]
-    ax.plot(xs, [p[1] for p in pts], marker="o", markersize=3, color=color, label=label)
-    if len(pts) > 1:
+    ax.plot(xs, [p[1] for p in pts], color=color, label=label, **{"marker": "o", "markersize": 3, **style})
+    if band and len(pts) > 1:
         ax.fill_between(
             xs, [p[2][0] for p in pts], [p[2][1] for p in pts], color=color, alpha=0.15, linewidth=0
         )
@@ -64,13 +81,81 @@ def pass_at_k_figure(
                 f"k = {crossing:g}", (crossing, 1.0), xytext=(3, -3), textcoords="offset points",
                 color=color, fontsize=7, rotation=90, va="top",
             )  # fmt: skip
+    if dataset is None:
+        _luck_curves(ax, results)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("k (samples)")
     ax.set_ylabel("pass@k")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def _luck_curves(ax: Any, results: list[tuple[str, dict[str, Any]]]) -> None:
+    """Dashed: guessing from each run's pooled answers; dotted grey: uniform over the options."""
+    luck = results[0][1].get("luck")
+    if not luck:
+        return
+    style: dict[str, Any] = {"linestyle": "--", "marker": None, "linewidth": 1.1, "band": False}
+    _curve(ax, luck["pass_at_k"], "base", f"luck, {base_label(results[0][1])}'s answers", COLORS[0], **style)
+    for i, (name, result) in enumerate(results):
+        if result.get("luck"):
+            color = COLORS[(i + 1) % len(COLORS)]
+            _curve(ax, result["luck"]["pass_at_k"], "tuned", f"luck, {name}'s answers", color, **style)
+    uniform = luck.get("uniform")
+    if uniform:
+        ax.plot(uniform["k"], uniform["pass_at_k"], linestyle=":", color="#777777", linewidth=1.1,
+                label=f"uniform guess ({uniform['n_problems']} choice problems)")  # fmt: skip
+
+
+def reliability_figure(results: list[tuple[str, dict[str, Any]]]) -> Any:
+    """Left: pass^k against k (log2); right: cover@τ against τ; bands over problems."""
+    plt = _plt()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 3.6), dpi=110)
+    base = results[0][1]
+    for ax, key, x in ((left, "pass_hat_k", "k"), (right, "cover_at_tau", "tau")):
+        _curve(ax, base[key], "base", base_label(base), COLORS[0], x=x)
+        for i, (name, result) in enumerate(results):
+            _curve(ax, result[key], "tuned", name, COLORS[(i + 1) % len(COLORS)], x=x)
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    left.set_xscale("log", base=2)
+    left.set_xlabel("k (samples)")
+    left.set_ylabel("pass^k (all k correct)")
+    right.set_xlabel("τ (per-problem success rate c/n at least τ)")
+    right.set_ylabel("cover@τ (share of problems)")
+    fig.tight_layout()
+    return fig
+
+
+def gains_figure(name: str, result: dict[str, Any]) -> Any:
+    """Per problem: Δpass@k (tuned − base) at a small and a large k against the base's pass@1,
+    coloured by support region; the title gives Spearman's ρ."""
+    plt = _plt()
+    gains = result["who_gains"]
+    fig, axes = plt.subplots(1, len(gains["k"]), figsize=(4.6 * len(gains["k"]), 3.4), dpi=110, squeeze=False)
+    problems = result["problems"]
+    x = [p["c_base"] / p["n_base"] for p in problems]
+    for j, (ax, k) in enumerate(zip(axes[0], gains["k"], strict=True)):
+        for region in "PSEO":
+            pts = [(xi, p["delta_pass_at_k"][j]) for xi, p in zip(x, problems, strict=True)
+                   if p["region"] == region and p["delta_pass_at_k"][j] is not None]  # fmt: skip
+            if pts:
+                ax.scatter([a for a, _ in pts], [b for _, b in pts], s=12, alpha=0.7,
+                           color=REGION_COLORS[region], label=f"{region} {REGION_NAMES[region]}")  # fmt: skip
+        ax.axhline(0, color="#444444", linewidth=0.8)
+        rho = gains["spearman"][j]
+        ax.set_title(f"k = {k}: Spearman ρ = {'–' if rho is None else f'{rho:.3f}'}", fontsize=9)
+        ax.set_xlabel(f"{base_label(result)} pass@1")
+        ax.set_ylabel(f"Δpass@{k} ({name} − base)")
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-1.05, 1.05)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     return fig
 
