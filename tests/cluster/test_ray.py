@@ -15,7 +15,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="ray is an extra: pip install 'leash[ray]' (CI installs it)")
 
-from leash.cluster import RaySpec, connect  # noqa: E402
+from leash.cluster import RaySpec, connect, visible_problem  # noqa: E402
 from leash.errors import LeashError  # noqa: E402
 from leash.grading import grade_run  # noqa: E402
 from leash.sampling import SamplingParams, sample_run  # noqa: E402
@@ -179,6 +179,10 @@ def test_user_mistakes_are_one_line_before_anything_is_written(cluster, setup, t
     assert bad.returncode == 2 and len(lines) == 1, bad.stderr
     assert lines[0].startswith("leash: error: --address 127.0.0.1:1: no Ray cluster answers there")
     assert not (root / "bad").exists()
+    run = root / "local"
+    assert visible_problem(run, run / "samples") is None
+    hidden = visible_problem(root / "elsewhere", root / "elsewhere" / ".staging")
+    assert hidden.startswith("ray worker on ") and "cannot see the run directory" in hidden
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
     with pytest.raises(LeashError, match=r"pip install 'leash\[ray\]'"):
         connect(RaySpec())

@@ -15,7 +15,6 @@ request per sample) rather than a Ray Data LLM pipeline: see docs/scale.md.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -23,6 +22,7 @@ import pyarrow as pa
 from leash.cluster import RaySpec, connect, run_units
 from leash.errors import LeashError
 from leash.sampling.backend import BACKENDS, Completion, Request, register_backend
+from leash.sampling.hf import check_model_folder
 from leash.sampling.params import SamplingParams
 
 __all__ = ["RayBackend", "SampleUnits"]
@@ -36,9 +36,7 @@ def load_tokenizer(model: str) -> tuple[Any, int | None]:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    folder = Path(model)
-    if not folder.exists() and model.startswith(("/", "./", "../", "~")):
-        raise LeashError(f"model folder {model} does not exist; check the path")
+    check_model_folder(model)
     try:
         tokenizer = AutoTokenizer.from_pretrained(model)
         config = AutoConfig.from_pretrained(model)
