@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 # vLLM's CPU build pins transformers < 5.20: it lives in a second environment (docs/sample.md).
 VLLM_VENV ?= .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed
-VLLM_TESTS := tests/sampling/test_vllm.py tests/sampling/test_openai_vllm.py tests/scoring/test_vllm_scoring.py
+VLLM_TESTS := tests/sampling/test_vllm.py tests/sampling/test_openai_vllm.py tests/scoring/test_vllm_scoring.py \
+	tests/sampling/test_vllm_ray.py
 
 .PHONY: demo test lint bench install clean constraints browser vllm-env test-vllm
 

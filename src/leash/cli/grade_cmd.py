@@ -10,7 +10,7 @@ from rich.console import Console
 
 from leash.cli.errors import user_errors
 from leash.cli.progress import progress_bar
-from leash.grading import VERIFIERS, grade_run
+from leash.grading import VERIFIERS, RaySpec, grade_run
 
 
 @user_errors
@@ -32,6 +32,16 @@ def grade_command(
     ),
     status: str | None = typer.Option(
         None, "--status", help="With --regrade: only verdicts with these statuses, e.g. timeout,error."
+    ),
+    executor: str = typer.Option(
+        "local", "--executor", help="local, or ray: batches graded by --replicas Ray actors (docs/scale.md)."
+    ),
+    replicas: int = typer.Option(1, "--replicas", help="ray: grading actors, each with --workers processes."),
+    address: str | None = typer.Option(
+        None, "--address", help="ray: cluster address (host:port, ray://..., auto); default a local one."
+    ),
+    cpus_per_replica: float = typer.Option(
+        1.0, "--cpus-per-replica", help="ray: CPUs Ray reserves per actor."
     ),
 ) -> None:
     """Grade every stored completion not graded yet; write grades/<verifier>/.
@@ -56,7 +66,8 @@ def grade_command(
         redo = [s.strip() for s in status.split(",") if s.strip()] if status is not None else None
         summary = grade_run(
             run, verifier, workers=workers, timeout=timeout, strict=strict, regrade=regrade,
-            statuses=redo, progress=on_progress,
+            statuses=redo, progress=on_progress, executor=executor,
+            ray=RaySpec(replicas, address, cpus_per_replica),
         )  # fmt: skip
     for note in summary.notes:
         console.print(f"[yellow]note:[/] {note}")

@@ -61,6 +61,15 @@ def sample_command(
         None, "--device", help="hf: cpu, cuda, cuda:1 (default: cuda if present)."
     ),
     dtype: str = typer.Option("auto", "--dtype", help="hf/vllm: auto, float32, bfloat16, float16."),
+    engine: str | None = typer.Option(
+        None, "--engine", help="ray: the engine each replica holds, hf or vllm (default hf)."
+    ),
+    replicas: int = typer.Option(1, "--replicas", help="ray: engine replicas (Ray actors)."),
+    address: str | None = typer.Option(
+        None, "--address", help="ray: cluster address (host:port, ray://..., auto); default a local one."
+    ),
+    cpus_per_replica: float = typer.Option(1.0, "--cpus-per-replica", help="ray: CPUs per replica."),
+    gpus_per_replica: float = typer.Option(0.0, "--gpus-per-replica", help="ray: GPUs per replica."),
     flush_every: int = typer.Option(
         1024, "--flush-every", help="Write a shard every N samples.", hidden=True
     ),
@@ -68,6 +77,8 @@ def sample_command(
     """Sample n completions per task; run again to resume, with a larger -n to grow.
 
     Defaults follow Yue et al. and the Invisible Leash: temperature 0.6, top-p 0.95.
+    `--backend ray --replicas R` spreads the samples over R engines on a Ray cluster
+    (docs/scale.md); the texts are those of a single-process run with the same seed.
     """
     try:
         params = SamplingParams(temperature, top_p, top_k, max_tokens, tuple(stop or ()), seed)
@@ -82,6 +93,16 @@ def sample_command(
             "retries": retries,
             "tokenizer": tokenizer,
         }
+    if backend == "ray":
+        options |= {
+            "engine": engine or "hf",
+            "replicas": replicas,
+            "address": address,
+            "cpus_per_replica": cpus_per_replica,
+            "gpus_per_replica": gpus_per_replica,
+        }
+    elif engine is not None or address is not None or replicas != 1:
+        raise LeashError(f"--engine, --replicas and --address go with --backend ray (not {backend})")
     console = Console(stderr=True, soft_wrap=True)
     with progress_bar(
         console,

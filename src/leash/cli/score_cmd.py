@@ -10,7 +10,7 @@ from rich.console import Console
 from leash.cli.errors import user_errors
 from leash.cli.progress import progress_bar
 from leash.errors import LeashError
-from leash.scoring import score_run
+from leash.scoring import RaySpec, score_run
 from leash.store import open_run
 
 
@@ -36,6 +36,15 @@ def score_command(
     ),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda, ... (default: cuda if present)."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16, float16."),
+    executor: str = typer.Option(
+        "local", "--executor", help="local, or ray: batches scored by --replicas Ray actors (docs/scale.md)."
+    ),
+    replicas: int = typer.Option(1, "--replicas", help="ray: scoring actors, each holding the model."),
+    address: str | None = typer.Option(
+        None, "--address", help="ray: cluster address (host:port, ray://..., auto); default a local one."
+    ),
+    cpus_per_replica: float = typer.Option(1.0, "--cpus-per-replica", help="ray: CPUs per replica."),
+    gpus_per_replica: float = typer.Option(0.0, "--gpus-per-replica", help="ray: GPUs per replica."),
 ) -> None:
     """Log-probs, token counts and token entropy of every completion under a model.
 
@@ -64,7 +73,8 @@ def score_command(
 
         summary = score_run(
             run, model, batch_size=batch_size, temperature=temperature, device=device, dtype=dtype,
-            progress=on_progress, backend=backend, backend_options=options,
+            progress=on_progress, backend=backend, backend_options=options, executor=executor,
+            ray=RaySpec(replicas, address, cpus_per_replica, gpus_per_replica),
         )  # fmt: skip
     rate = summary.tokens / summary.seconds if summary.seconds else 0.0
     notes = []

@@ -29,6 +29,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from leash.cluster import RaySpec
 from leash.errors import LeashError
 from leash.grading import arith as _arith  # noqa: F401  (registers the verifier)
 from leash.grading import code as _code  # noqa: F401
@@ -46,6 +47,7 @@ __all__ = [
     "VERIFIERS",
     "GradeItem",
     "GradeSummary",
+    "RaySpec",
     "Verdict",
     "Verifier",
     "get_verifier",
@@ -177,12 +179,18 @@ def grade_run(
     statuses: list[str] | None = None,
     batch_rows: int = 4096,
     progress: Progress | None = None,
+    executor: str = "local",
+    ray: RaySpec | None = None,
 ) -> GradeSummary:
     """Grade every stored completion of the run not yet graded; returns counts by status.
 
     `regrade`: grade again every verdict (or those whose status is in `statuses`)
-    into a new generation that supersedes the old one once complete.
+    into a new generation that supersedes the old one once complete. `executor`:
+    `local`, or `ray` (each batch graded by one of `ray.replicas` Ray actors, each with
+    its own `workers` processes or sandboxes and the same hard `timeout`; docs/scale.md).
     """
+    if executor not in ("local", "ray"):
+        raise LeashError(f"--executor {executor}: choose local or ray")
     run = open_run(run_dir)
     if not run.shards("samples"):
         raise LeashError(f"run {run.path} has no samples; run `leash sample` or `leash import` first")
@@ -219,13 +227,20 @@ def grade_run(
             f"--strict: the sandbox here is only {caps.level!r} ({'; '.join(caps.notes)}); see `leash doctor`"
         )
 
+    cluster = None
+    if executor == "ray":  # before anything is written: no Ray or a bad --address is one line
+        from leash.cluster import connect
+
+        spec = ray or RaySpec()
+        cluster = (connect(spec), spec)
     summary = GradeSummary(run.path, 0, 0, 0.0, sandbox=sandbox_level)
     with ExitStack() as locks:
         for name in by_verifier:  # one writer per grades table, held to the end
             locks.enter_context(run.lock(f"grades/{name}"))
         _grade_locked(
-            run, by_verifier, tasks, summary, regrade, statuses, workers, timeout, batch_rows, progress
-        )
+            run, by_verifier, tasks, summary, regrade, statuses, workers, timeout, batch_rows, progress,
+            cluster,
+        )  # fmt: skip
     grading = run.meta().get("grading", {})
     for name in by_verifier:
         previous = grading.get(name, {})
@@ -252,8 +267,12 @@ def _grade_locked(
     timeout: float,
     batch_rows: int,
     progress: Progress | None,
+    cluster: tuple[Any, Any] | None = None,
 ) -> None:
-    """Plan and grade every verifier's pending samples; the caller holds the grades locks."""
+    """Plan and grade every verifier's pending samples; the caller holds the grades locks.
+
+    `cluster`: (ray, RaySpec) to grade the batches on Ray replicas (`grading/ray.py`).
+    """
     start = time.perf_counter()
     plans = []
     for name, ids in by_verifier.items():
@@ -269,7 +288,25 @@ def _grade_locked(
     counts: Counter[str] = Counter()
     for name, generation, con, query, _count in plans:
         per: Counter[str] = Counter()
-        if _count:
+        if _count and cluster is not None:
+            from leash.grading.ray import grade_on_ray
+
+            def tally(statuses: dict[str, int], correct: int, rows: int, per: Counter[str] = per) -> None:
+                per.update(statuses)
+                counts.update(statuses)
+                summary.correct += correct
+                summary.graded += rows
+                if progress is not None:
+                    progress(summary.graded, total, dict(counts))
+
+            units = (
+                [{**r, "reference": tasks.get(r["task_id"], (None, None))[1]} for r in batch.to_pylist()]
+                for batch in arrow_batches(con.sql(query), batch_rows)
+            )
+            note = grade_on_ray(cluster, run, name, generation, units, workers, timeout, tally)
+            if note:
+                summary.notes.append(note)
+        elif _count:
             engine = get_verifier(name, workers=workers, timeout=timeout)
             try:
                 for batch in arrow_batches(con.sql(query), batch_rows):

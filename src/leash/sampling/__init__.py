@@ -9,7 +9,8 @@ changes the distribution (temperature, top-p, top-k, max tokens, stop strings,
 template) is refused unless `new_run`, which moves the old run aside.
 
 Backends (registry `BACKENDS`): `hf` (transformers, CPU or CUDA), `openai` (any
-OpenAI-compatible /v1/completions server), `vllm` (offline engine, optional extra).
+OpenAI-compatible /v1/completions server), `vllm` (offline engine, optional extra),
+`ray` (`hf` or `vllm` engines on Ray replicas that write the shards; docs/scale.md).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pyarrow as pa
 from leash.errors import LeashError
 from leash.sampling import hf as _hf  # noqa: F401  (registers the backend)
 from leash.sampling import openai_api as _openai  # noqa: F401
+from leash.sampling import ray as _ray  # noqa: F401
 from leash.sampling import vllm as _vllm  # noqa: F401
 from leash.sampling.backend import BACKENDS, Backend, Completion, Request, register_backend
 from leash.sampling.params import DISTRIBUTION_FIELDS, SamplingParams, sample_seed
@@ -171,15 +173,16 @@ def _unicode(text: str | None) -> str | None:
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def _rows(chunk: _Chunk, completions: list[Completion], seeds: list[int], seeded: bool) -> list[dict]:
-    if len(completions) != len(chunk.indices):
+def _rows(
+    task_id: str, indices: list[int], completions: list[Completion], seeds: list[int], seeded: bool
+) -> list[dict]:
+    if len(completions) != len(indices):
         raise LeashError(
-            f"backend returned {len(completions)} completions for {len(chunk.indices)} asked "
-            f"(task {chunk.task.task_id!r})"
+            f"backend returned {len(completions)} completions for {len(indices)} asked (task {task_id!r})"
         )
     return [
         {
-            "task_id": chunk.task.task_id,
+            "task_id": task_id,
             "sample_idx": idx,
             "seed": seed if seeded else None,
             "text": _unicode(c.text),
@@ -187,7 +190,7 @@ def _rows(chunk: _Chunk, completions: list[Completion], seeds: list[int], seeded
             "finish_reason": c.finish_reason,
             "logprob": c.logprob,
         }
-        for idx, seed, c in zip(chunk.indices, seeds, completions, strict=True)
+        for idx, seed, c in zip(indices, seeds, completions, strict=True)
     ]
 
 
@@ -263,11 +266,16 @@ def sample_run(
                     }
                 }
             )
-            added, tokens, seconds = _drive(
-                run, engine, chunks, params.seed, progress, flush_rows, flush_seconds, n * len(kept)
-            )
+            drive = getattr(engine, "drive", None)  # the ray backend: replicas write the shards
+            if drive is not None:
+                added, tokens, seconds = drive(run, chunks, params.seed, progress, n * len(kept), flush_rows)
+            else:
+                added, tokens, seconds = _drive(
+                    run, engine, chunks, params.seed, progress, flush_rows, flush_seconds, n * len(kept)
+                )
         finally:
             engine.close()
+        notes += getattr(engine, "notes", [])
         total = sum(len(v) for v in run.keys("samples").values())
         _record(run, seconds, tokens, skipped, total)
     return SampleSummary(run.path, len(kept), added, total, tokens, seconds, skipped, notes)
@@ -326,7 +334,8 @@ def _drive(
             seeds = [[sample_seed(run_seed, c.task.task_id, i) for i in c.indices] for c in group]
             results = engine.generate([Request(c.prompt, s) for c, s in zip(group, seeds, strict=True)])
             for chunk, chunk_seeds, completions in zip(group, seeds, results, strict=True):
-                buffer.extend(_rows(chunk, completions, chunk_seeds, engine.seeded))
+                task_id = chunk.task.task_id
+                buffer.extend(_rows(task_id, chunk.indices, completions, chunk_seeds, engine.seeded))
                 tokens += sum(c.n_tokens or 0 for c in completions)
                 remaining_per_task[chunk.task.task_id] -= 1
                 tasks_done += remaining_per_task[chunk.task.task_id] == 0

@@ -16,18 +16,13 @@ from leash.errors import LeashError
 from leash.sampling.backend import Completion, Request, register_backend
 from leash.sampling.params import SamplingParams, uniforms
 
-__all__ = ["HFBackend", "load_model_and_tokenizer", "sample_tokens"]
+__all__ = ["HFBackend", "check_model_folder", "load_model_and_tokenizer", "sample_tokens"]
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 
 
-def load_model_and_tokenizer(model: str, device: str | None = None, dtype: str = "auto") -> tuple[Any, Any]:
-    """AutoModelForCausalLM and AutoTokenizer from a folder or a hub id, with clear errors."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
+def check_model_folder(model: str) -> None:
+    """A local model folder must exist, hold config.json and a tokenizer (one line otherwise)."""
     folder = Path(model)
     if not folder.exists() and model.startswith(("/", "./", "../", "~")):
         raise LeashError(f"model folder {model} does not exist; check the path")
@@ -39,6 +34,16 @@ def load_model_and_tokenizer(model: str, device: str | None = None, dtype: str =
                 f"model folder {model} has no tokenizer ({', '.join(_TOKENIZER_FILES)}); "
                 "save one there with tokenizer.save_pretrained(...)"
             )
+
+
+def load_model_and_tokenizer(model: str, device: str | None = None, dtype: str = "auto") -> tuple[Any, Any]:
+    """AutoModelForCausalLM and AutoTokenizer from a folder or a hub id, with clear errors."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    check_model_folder(model)
     try:
         tokenizer = AutoTokenizer.from_pretrained(model)
         torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)

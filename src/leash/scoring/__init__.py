@@ -26,10 +26,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from leash.cluster import RaySpec
 from leash.errors import LeashError
 from leash.store import SCORES, Run, arrow_batches, open_run, parquet_source
 
-__all__ = ["ScoreSummary", "encode_pairs", "model_slug", "score_run", "score_texts"]
+__all__ = ["RaySpec", "ScoreSummary", "encode_pairs", "model_slug", "score_run", "score_texts"]
 
 Progress = Callable[[int, int, int], None]  # (scored, total, tokens)
 
@@ -151,12 +152,18 @@ def score_run(
     progress: Progress | None = None,
     backend: str = "hf",
     backend_options: dict[str, Any] | None = None,
+    executor: str = "local",
+    ray: RaySpec | None = None,
 ) -> ScoreSummary:
     """Score every completion of the run not yet scored by `model`.
 
     backend: `hf` (transformers), `vllm` (offline engine) or `openai` (an OpenAI-compatible
     server's prompt log-probs); `backend_options` go to the last two (leash.scoring.vllm).
+    executor: `local`, or `ray` (batches scored by `ray.replicas` Ray actors, each holding
+    the scorer; docs/scale.md).
     """
+    if executor not in ("local", "ray"):
+        raise LeashError(f"--executor {executor}: choose local or ray")
     if temperature <= 0:
         raise LeashError(f"--temperature {temperature}: must be > 0")
     if batch_size < 1:
@@ -165,14 +172,42 @@ def score_run(
     if not run.shards("samples"):
         raise LeashError(f"run {run.path} has no samples to score")
     slug = model_slug(model)
+    cluster = None
+    if executor == "ray":  # before anything is written: no Ray or a bad --address is one line
+        from leash.cluster import connect
+
+        spec = ray or RaySpec()
+        cluster = (connect(spec), spec)
     with run.lock(f"scores/{slug}"):  # one writer per scores table, held to the end
         run.keys("samples")  # a duplicated sample is an error, not two scores
         run.check_unique(f"scores/{slug}")
+        if cluster is not None:
+            from leash.scoring.ray import score_on_ray
+
+            options = {"backend": backend, "model": model, "temperature": temperature, "device": device,
+                       "dtype": dtype, "options": backend_options or {}}  # fmt: skip
+            start = time.perf_counter()
+            con, query, total = _pending(run, slug)
+            batches = (b.to_pylist() for b in arrow_batches(con.sql(query), batch_size * 64))
+            counts, entropy = score_on_ray(cluster, run, slug, batches, options, batch_size, total, progress)
+            return _record(run, model, slug, backend, temperature, entropy, counts, total, start)
         scorer = _scorer(backend, model, temperature, device, dtype, backend_options or {})
         try:
             return _score_locked(run, model, slug, scorer, backend, batch_size, temperature, progress)
         finally:
             scorer.close()
+
+
+def score_rows(scorer: Any, rows: list[dict[str, Any]], batch_size: int, temperature: float) -> list[dict]:
+    """The scores rows of `rows` ({task_id, sample_idx, text, prompt}), `batch_size` at a time."""
+    out = []
+    for i in range(0, len(rows), batch_size):
+        chunk = rows[i : i + batch_size]
+        results = scorer.score([(r["prompt"] or "", r["text"] or "") for r in chunk])
+        for r, res in zip(chunk, results, strict=True):
+            key = {"task_id": r["task_id"], "sample_idx": r["sample_idx"]}
+            out.append({**key, **res, "temperature": temperature})
+    return out
 
 
 def _score_locked(
@@ -188,30 +223,35 @@ def _score_locked(
     """Score the pending samples and record the scorer; the caller holds the scores lock."""
     con, query, total = _pending(run, slug)
     start = time.perf_counter()
-    scored = tokens = truncated = empty = 0
+    counts = {"scored": 0, "tokens": 0, "truncated": 0, "empty": 0}
     # Rows come ordered by length, so each batch holds sequences of similar length.
     for batch in arrow_batches(con.sql(query), batch_size * 64):
         rows = batch.to_pylist()
-        out = []
-        for i in range(0, len(rows), batch_size):
-            chunk = rows[i : i + batch_size]
-            results = scorer.score([(r["prompt"] or "", r["text"] or "") for r in chunk])
-            for r, res in zip(chunk, results, strict=True):
-                out.append(
-                    {
-                        "task_id": r["task_id"],
-                        "sample_idx": r["sample_idx"],
-                        **res,
-                        "temperature": temperature,
-                    }
-                )
-                tokens += res["n_tokens"]
-                truncated += res["truncated"]
-                empty += res["n_tokens"] == 0
+        out = score_rows(scorer, rows, batch_size, temperature)
         run.append(f"scores/{slug}", pa.Table.from_pylist(out).cast(_SCORE_ROW))
-        scored += len(rows)
+        for key, value in tally(out).items():
+            counts[key] += value
         if progress is not None:
-            progress(scored, total, tokens)
+            progress(counts["scored"], total, counts["tokens"])
+    return _record(run, model, slug, backend, temperature, scorer.entropy, counts, total, start)
+
+
+def tally(out: list[dict[str, Any]]) -> dict[str, int]:
+    """Rows, tokens, truncated and empty completions among scores rows."""
+    return {
+        "scored": len(out),
+        "tokens": sum(r["n_tokens"] for r in out),
+        "truncated": sum(bool(r["truncated"]) for r in out),
+        "empty": sum(r["n_tokens"] == 0 for r in out),
+    }
+
+
+def _record(
+    run: Run, model: str, slug: str, backend: str, temperature: float, entropy: str,
+    counts: dict[str, int], total: int, start: float,
+) -> ScoreSummary:  # fmt: skip
+    """Add this call's counts to run.json's scoring block; the summary."""
+    scored, tokens, truncated, empty = (counts[k] for k in ("scored", "tokens", "truncated", "empty"))
     seconds = time.perf_counter() - start
     sampler = run.meta().get("sampling", {}).get("model")
     same_tokenizer = sampler is not None and Path(sampler).resolve() == Path(model).resolve()
@@ -226,7 +266,7 @@ def _score_locked(
                     "truncated": previous.get("truncated", 0) + truncated,
                     "tokenizer": "the sampler's" if same_tokenizer else "re-tokenised with the scorer's own",
                     "backend": backend,
-                    "entropy": scorer.entropy,
+                    "entropy": entropy,
                 }
             }
         }
