@@ -45,8 +45,12 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: install chromium (apt-get install chromium) for the report's browser test"; fi; }
 
-test: lint browser test-vllm
+# The three installs (pip, pip, apt) wait mostly on downloads and disk: run them side by side.
+test:
+	$(MAKE) --no-print-directory -j3 install vllm-env browser
+	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest -q
+	$(MAKE) --no-print-directory test-vllm
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pass_at_k.py
