@@ -84,6 +84,9 @@ def start():
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            # A shell that starts a job in the background (`make test &`, some CI runners) leaves
+            # SIGINT ignored for it and everything under it; Ctrl-C is what this test sends.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         started.append(proc)
         return proc

@@ -18,7 +18,6 @@ the pool that is (0 when every answer was checked).
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,7 +110,6 @@ def luck_arrays(
 
     if not (base.has_answers or tuned.has_answers):
         return None
-    start = time.perf_counter()
     tasks = _tasks(base)
     verifiers = _verifiers(base, tasks)
     usable = np.array([v in ANSWER_TEXT for v in verifiers])
@@ -178,7 +176,6 @@ def luck_arrays(
         "pairs_known": sum(1 for (p, _a) in known if usable[p]),
         "pairs_graded": sum(len(pairs) for pairs in todo.values()),
         "pairs_failed": failed,
-        "seconds": time.perf_counter() - start,
     }
     return LuckArrays(p_guess=p_guess, unchecked=unchecked, p_uniform=p_uniform, info=info)
 
