@@ -99,7 +99,8 @@ def series_command(
     from leash.lab.series import run_series
 
     console = Console(soft_wrap=True)
-    result = run_series(checkpoints, out, problems=problems, n=n, seed=seed, log=console.print)
+    log = lambda line: console.print(line, markup=False)  # noqa: E731  ("[step-000020]" is no markup)
+    result = run_series(checkpoints, out, problems=problems, n=n, seed=seed, log=log)
     console.print((out / "series.md").read_text().split("\n", 2)[2].rstrip())
     console.print(f"wrote {out / 'series.json'}, {out / 'series.md'}, {out / 'series.png'} "
                   f"({len(result['steps'])} steps)")  # fmt: skip
@@ -161,7 +162,8 @@ def sweep_command(
         QUICK_SWEEP if quick else SweepConfig(), **{k: v for k, v in changes.items() if v is not None}
     )
     console = Console(soft_wrap=True)
-    result = run_sweep(out, config, base=base, log=console.print)
+    log = lambda line: console.print(line, markup=False)  # noqa: E731  ("[base]" is no markup)
+    result = run_sweep(out, config, base=base, log=log)
     console.print((out / "sweep.md").read_text().split("\n", 2)[2].rstrip())
     console.print(f"wrote {out / 'sweep.json'}, {out / 'sweep.md'}, {out / 'sweep.png'} "
                   f"({len(result['algos'])} algorithms x {len(result['seeds'])} seeds)")  # fmt: skip

@@ -74,6 +74,8 @@ def _check(config: SweepConfig) -> None:
         raise LeashError(
             f"--problems {config.problems} --n {config.n} --steps {config.rl_steps}: each must be >= 1"
         )
+    if config.group < 2 or config.prompts_per_step < 1:
+        raise LeashError(f"--group {config.group} --prompts {config.prompts_per_step}: need >= 2 and >= 1")
     if importlib.util.find_spec("matplotlib") is None:  # before training, not after
         raise LeashError("leash lab sweep draws sweep.png with matplotlib: pip install 'leash[report]'")
 
