@@ -49,6 +49,8 @@ A is whitened over the batch's tokens; the head is fitted to the returns R_t = A
 with PPO's clipped value loss 0.5 max((V - R)^2, (V_old + clip(V - V_old, -0.2, 0.2) - R)^2).
 The head reads the hidden state *detached*, so the value loss trains the head alone and cannot
 pull the policy; the head is discarded after training (the saved folder is the policy only).
+The KL term to the base stays in the loss, as for the other algorithms (InstructGPT puts a
+per-token KL penalty into the reward instead).
 """
 
 from __future__ import annotations
