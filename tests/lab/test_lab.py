@@ -54,7 +54,7 @@ def test_advantages_by_hand():
     assert torch.allclose(grpo[0], (r[0] - 0.5) / (r[0].std() + 1e-4)) and torch.all(grpo[1] == 0)
     pp = advantages("reinforce_pp", r)
     assert torch.allclose(pp, (r - r.mean()) / (r.std() + 1e-4))
-    assert set(ALGOS) == {"grpo", "rloo", "reinforce_pp", "dapo", "prorl"}
+    assert set(ALGOS) >= {"grpo", "rloo", "reinforce_pp", "dapo", "prorl", "ppo"}
 
 
 def test_k3_by_hand():
@@ -79,14 +79,33 @@ def test_checkpoints_load_like_hub_models(base):
     assert sum(p.numel() for p in model.parameters()) > 100_000
 
 
-@pytest.mark.parametrize("algo", sorted(ALGOS))
+VARIANTS = ["passk", "pkpo", "w_reinforce", "unlikely", "answer_bonus"]  # advantages: test_rl_variants.py
+
+
+@pytest.mark.parametrize("algo", sorted(set(ALGOS) - set(VARIANTS)))
 def test_each_rl_algorithm_runs_a_few_steps(base, tmp_path, algo):
     config = RLConfig(
         algo=algo, steps=3, prompts_per_step=4, group=4, lr=1e-3, beta=0.01 if algo == "grpo" else 0.0
     )
     record = rl(base, tmp_path / algo, tasks="lab:arith?size=50&seed=9", config=config)
     assert record["algo"] == algo and (tmp_path / algo / "model.safetensors").exists()
-    AutoModelForCausalLM.from_pretrained(tmp_path / algo)
+    tuned = AutoModelForCausalLM.from_pretrained(tmp_path / algo).state_dict()
+    if algo == "ppo":  # the step-0 batch holds a correct sample: the GAE advantages are not all 0
+        start = AutoModelForCausalLM.from_pretrained(base).state_dict()
+        assert any(not torch.equal(start[k], tuned[k]) for k in start)
+
+
+def test_the_exploration_variants_run_in_the_loop(base):
+    """One step each (their advantages are checked against the formulas in test_rl_variants.py)."""
+    model, tokenizer = _load(base)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    tasks = load_tasks("lab:arith?size=50&seed=9")
+    assert set(VARIANTS) <= set(ALGOS)
+    for algo in VARIANTS:
+        model.load_state_dict(start)
+        config = RLConfig(algo=algo, steps=1, prompts_per_step=4, group=4, lr=1e-3, beta=0.0)
+        history = rl_train(model, model, tokenizer, tasks, config)
+        assert len(history) == 1 and math.isfinite(history[0]["loss"]), algo
 
 
 def test_sft_self_distill_and_cli(base, tmp_path):
@@ -95,10 +114,10 @@ def test_sft_self_distill_and_cli(base, tmp_path):
     record = distill(base, base, tmp_path / "student", tasks="lab:arith?size=30&seed=4", per_task=16, steps=5)
     assert record["pairs"] > 0
     proc = subprocess.run(
-        [sys.executable, "-m", "leash", "lab", "rl", str(base), "--out", str(tmp_path / "cli"), "--algo", "ppo"],
+        [sys.executable, "-m", "leash", "lab", "rl", str(base), "--out", str(tmp_path / "cli"), "--algo", "trpo"],
         capture_output=True, text=True,
     )  # fmt: skip
-    assert proc.returncode == 2 and "unknown --algo 'ppo'" in proc.stderr
+    assert proc.returncode == 2 and "unknown --algo 'trpo'" in proc.stderr
 
 
 @pytest.mark.parametrize(("algo", "reset_every", "zero_at"), [("prorl", 2, [0, 2]), ("grpo", None, [0])])
@@ -142,3 +161,38 @@ def test_rl_saves_checkpoints_and_lab_series_compares_them(base, tmp_path):
         ).to_pylist()
         assert len(grades) == 8 and row["pass_at_1"] == pytest.approx(sum(g["correct"] for g in grades) / 8)
     assert (tmp_path / "series" / "series.png").exists() and (tmp_path / "series" / "series.md").exists()
+
+
+def test_quick_sweep_trains_every_algorithm_and_seed_and_tabulates_them(base, tmp_path):
+    from typer.testing import CliRunner
+
+    from leash.cli import app
+
+    out = tmp_path / "sweep"
+    args = ["lab", "sweep", "--quick", "--base", str(base), "--out", str(out), "--problems", "2", "--n", "4",
+            "--steps", "1"]  # fmt: skip
+    proc = CliRunner().invoke(app, args)
+    assert proc.exit_code == 0, proc.output
+    result = json.loads((out / "sweep.json").read_text())
+    assert result["algos"] == ["grpo", "ppo"] and result["seeds"] == [0, 1] and result["k_max"] == 4
+    for algo in ("grpo", "ppo"):
+        rows = result["runs"][algo]
+        assert [r["seed"] for r in rows] == [0, 1]
+        for row in rows:  # pass@1 from the run's own grades: c / n averaged over the problems
+            grades = pq.read_table(list((out / "runs" / f"{algo}-s{row['seed']}" / "grades" / "arith")
+                                        .glob("*.parquet"))).to_pylist()  # fmt: skip
+            assert len(grades) == 8 and row["pass_at_1"] == pytest.approx(
+                sum(g["correct"] for g in grades) / 8
+            )
+        values = [r["pass_at_1"] for r in rows]
+        spread = result["summary"][algo]["pass_at_1"]
+        assert spread["mean"] == pytest.approx(sum(values) / 2)
+        assert spread["sd"] == pytest.approx(abs(values[0] - values[1]) / math.sqrt(2))
+    assert result["summary"]["grpo"]["token_entropy"]["mean"] is None  # --quick does not score
+    table = (out / "sweep.md").read_text()
+    assert "| grpo | 2 |" in table and "| ppo | 2 |" in table and "not scored" in table
+    assert (out / "sweep.png").exists()
+    bad = CliRunner().invoke(
+        app, ["lab", "sweep", "--quick", "--algos", "grpo,nope", "--out", str(tmp_path / "x")]
+    )
+    assert bad.exit_code != 0 and "unknown nope" in bad.output and not (tmp_path / "x").exists()

@@ -12,7 +12,8 @@ from leash.cli.errors import user_errors
 from leash.lab.rl import ALGOS, RLConfig
 
 app = typer.Typer(
-    help="Tiny models on a CPU: pretrain, RL-tune, SFT on own samples, distill, support over training.",
+    help="Tiny models on a CPU: pretrain, RL-tune, SFT on own samples, distill, support over training, "
+    "algorithm sweeps.",
     no_args_is_help=True,
 )
 
@@ -71,7 +72,7 @@ def rl_command(
     ),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    """RL with the verifier as reward: grpo, rloo, reinforce_pp, dapo or prorl."""
+    """RL with the verifier as reward: grpo, rloo, reinforce_pp, dapo, prorl, ppo or a variant (--algo)."""
     from leash.lab.commands import rl
 
     config = RLConfig(
@@ -98,10 +99,74 @@ def series_command(
     from leash.lab.series import run_series
 
     console = Console(soft_wrap=True)
-    result = run_series(checkpoints, out, problems=problems, n=n, seed=seed, log=console.print)
+    log = lambda line: console.print(line, markup=False)  # noqa: E731  ("[step-000020]" is no markup)
+    result = run_series(checkpoints, out, problems=problems, n=n, seed=seed, log=log)
     console.print((out / "series.md").read_text().split("\n", 2)[2].rstrip())
     console.print(f"wrote {out / 'series.json'}, {out / 'series.md'}, {out / 'series.png'} "
                   f"({len(result['steps'])} steps)")  # fmt: skip
+
+
+def _names(text: str, what: str, kind: type = str) -> tuple:
+    from leash.errors import LeashError
+
+    try:
+        names = tuple(kind(x.strip()) for x in text.split(",") if x.strip())
+    except ValueError as err:
+        raise LeashError(f"{what} {text!r}: give a comma-separated list of {kind.__name__}s") from err
+    if not names:
+        raise LeashError(f"{what} {text!r}: give a comma-separated list of {kind.__name__}s")
+    return names
+
+
+@app.command("sweep")
+@user_errors
+def sweep_command(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for models, runs, sweep.json, .md and .png."),
+    base: Path | None = typer.Option(
+        None,
+        "--base",
+        help="The base checkpoint every algorithm starts from (default: pretrain one into OUT).",
+    ),
+    algos: str | None = typer.Option(
+        None,
+        "--algos",
+        help="Comma-separated algorithms (default: grpo,ppo,passk,pkpo,w_reinforce,unlikely,answer_bonus).",
+    ),
+    seeds: str | None = typer.Option(None, "--seeds", help="Comma-separated RL seeds (default: 0,1,2)."),
+    steps: int | None = typer.Option(None, "--steps", help="RL steps per training (default 150)."),
+    prompts: int | None = typer.Option(None, "--prompts", help="Prompts per RL step (default 16)."),
+    group: int | None = typer.Option(None, "--group", help="Samples per prompt in RL (default 8)."),
+    problems: int | None = typer.Option(
+        None, "--problems", help="Held-out problems (the demo's lab:arith seed 1000; default 64)."
+    ),
+    n: int | None = typer.Option(None, "--n", "-n", help="Samples per problem and model (default 1024)."),
+    score: bool | None = typer.Option(
+        None, "--score/--no-score", help="Token entropy: score each run under its own model (default: score)."
+    ),
+    quick: bool = typer.Option(
+        False, "--quick", help="Toy size (grpo,ppo x seeds 0,1; 2 steps; 4 problems x 8): a smoke test."
+    ),
+) -> None:
+    """Train algorithms x seeds from one base, sample, grade, compare: one table, one pass@k figure."""
+    from dataclasses import replace
+
+    from leash.lab.sweep import QUICK_SWEEP, SweepConfig, run_sweep
+
+    changes: dict = {
+        "algos": _names(algos, "--algos") if algos is not None else None,
+        "seeds": _names(seeds, "--seeds", int) if seeds is not None else None,
+        "rl_steps": steps, "prompts_per_step": prompts, "group": group, "problems": problems, "n": n,
+        "score": score,
+    }  # fmt: skip
+    config = replace(
+        QUICK_SWEEP if quick else SweepConfig(), **{k: v for k, v in changes.items() if v is not None}
+    )
+    console = Console(soft_wrap=True)
+    log = lambda line: console.print(line, markup=False)  # noqa: E731  ("[base]" is no markup)
+    result = run_sweep(out, config, base=base, log=log)
+    console.print((out / "sweep.md").read_text().split("\n", 2)[2].rstrip())
+    console.print(f"wrote {out / 'sweep.json'}, {out / 'sweep.md'}, {out / 'sweep.png'} "
+                  f"({len(result['algos'])} algorithms x {len(result['seeds'])} seeds)")  # fmt: skip
 
 
 @app.command("sft-self")

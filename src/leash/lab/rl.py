@@ -18,6 +18,18 @@ with rho = pi(token) / pi_old(token) and the k3 estimator of the KL to the base.
 |              | all-equal rewards dropped (Yu 2025)                |                  |               |
 | prorl        | as dapo, plus the KL term to a reference that is   | 0.2, 0.4         | token mean    |
 |              | reset to the current policy every R steps          |                  |               |
+| ppo          | GAE per token from a learned value head (below)    | 0.2, 0.2         | token mean    |
+| passk        | Pass@k Training's analytical group advantage       | 0.2, 0.2         | sequence mean |
+| pkpo         | PKPO's unbiased pass@k rewards, k annealed, centred| 0.2, 0.2         | sequence mean |
+| w_reinforce  | +lambda if correct (lambda = 0.1), -1 if wrong     | 0.2, 0.2         | sequence mean |
+| unlikely     | GRPO on rewards lowered for *likely* correct ones  | 0.2, 0.2         | sequence mean |
+| answer_bonus | GRPO on rewards minus c * (share of the group      | 0.2, 0.2         | sequence mean |
+|              | that gave the same final answer)                   |                  |               |
+
+The last five are the "exploration-preserving" variants; each function's docstring gives its
+formula, its source and what was chosen where the paper leaves a detail open. They read more
+than the rewards: a `Group` carries each sample's log-probability under the old policy, its
+canonical final answer (the verifier's `Verdict.answer`) and the share of training done.
 
 ProRL (Liu et al. 2025, "ProRL: Prolonged Reinforcement Learning Expands Reasoning
 Boundaries", arXiv 2505.24864): GRPO with DAPO's decoupled clip and dynamic sampling, a
@@ -27,7 +39,18 @@ each stretch of training without pulling the policy back to the start. Right aft
 reset pi = pi_ref, so the KL term is exactly 0 (`history[step]["kl"]`, measured before
 the step's first update). `RLConfig.reset_every` sets R for any algorithm (0: never).
 
-PPO proper needs a learned critic; it is not offered (see docs/lab.md).
+PPO (Schulman et al. 2017, with the LLM recipe of Ouyang et al. 2022): a value head V, one
+linear layer on the policy's last hidden state, predicts the return at every generated position.
+The reward r (0/1) arrives on the last generated token; with gamma = 1 and lambda = 0.95,
+
+    delta_t = r_t + gamma V(s_{t+1}) - V(s_t),   A_t = sum_l (gamma lambda)^l delta_{t+l}   (GAE)
+
+A is whitened over the batch's tokens; the head is fitted to the returns R_t = A_t + V_old(s_t)
+with PPO's clipped value loss 0.5 max((V - R)^2, (V_old + clip(V - V_old, -0.2, 0.2) - R)^2).
+The head reads the hidden state *detached*, so the value loss trains the head alone and cannot
+pull the policy; the head is discarded after training (the saved folder is the policy only).
+The KL term to the base stays in the loss, as for the other algorithms (InstructGPT puts a
+per-token KL penalty into the reward instead).
 """
 
 from __future__ import annotations
@@ -40,27 +63,138 @@ from typing import Any
 from leash.grading import GradeItem, get_verifier
 from leash.tasks import Task
 
-__all__ = ["ALGOS", "RLConfig", "advantages", "kl_k3", "rl_train"]
+__all__ = ["ALGOS", "Group", "RLConfig", "advantages", "gae", "kl_k3", "pass_at_k_advantage",
+           "pkpo_rewards", "rl_train"]  # fmt: skip
 
 EPS = 1e-4
+GAMMA, LAMBDA, VALUE_CLIP, VALUE_LR = 1.0, 0.95, 0.2, 3e-3  # PPO's critic
+PASSK_K = 4  # Pass@k Training's k (the paper's main setting); at most half the group (k = G: no signal)
+W_LAMBDA = 0.1  # W-REINFORCE's weight on correct samples
+UNLIKELY_BETA = 0.25  # the unlikeliness reward's beta_rank
+ANSWER_C = 0.5  # the answer bonus's weight (< 1: a correct sample always outranks a wrong one)
 
 
-def _grpo(r: Any) -> Any:  # [P x G] -> [P x G]
+@dataclass(frozen=True)
+class Group:
+    """What an advantage may read besides the rewards r [P x G]."""
+
+    logp: Any = None  # [P x G] log pi_old(sample): the sum of its token log-probabilities
+    answers: list[list[str | None]] | None = None  # [P][G] canonical final answers (None: none found)
+    progress: float = 0.0  # share of training done before this step: step / steps, in [0, 1)
+
+
+def _grpo(r: Any, g: Group | None = None) -> Any:  # [P x G] -> [P x G]
     return (r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + EPS)
 
 
-def _rloo(r: Any) -> Any:
-    g = r.shape[1]
-    return r - (r.sum(1, keepdim=True) - r) / (g - 1)
+def _rloo(r: Any, g: Group | None = None) -> Any:
+    n = r.shape[1]
+    return r - (r.sum(1, keepdim=True) - r) / (n - 1)
 
 
-def _reinforce_pp(r: Any) -> Any:
+def _reinforce_pp(r: Any, g: Group | None = None) -> Any:
     return (r - r.mean()) / (r.std() + EPS)
+
+
+def pass_at_k_advantage(r: Any, k: int) -> Any:
+    """Pass@k Training's analytical advantage (Chen et al. 2025, arXiv 2508.10751): with N samples,
+    N_neg wrong, mean group reward Rbar = 1 - C(N_neg, k) / C(N, k), sigma = sqrt(Rbar (1 - Rbar)),
+
+        A_correct = (1 - Rbar) / sigma,   A_wrong = (1 - Rbar - C(N_neg - 1, k - 1) / C(N - 1, k - 1)) / sigma
+
+    i.e. each sample's mean, over the k-subsets holding it, of the subset's normalised max reward
+    (0 where sigma = 0: all right or all wrong)."""
+    import torch
+
+    n = r.shape[1]
+    k = min(k, n)
+    out = torch.zeros_like(r)
+    for row in range(r.shape[0]):
+        neg = int((r[row] == 0).sum())
+        mean = 1 - math.comb(neg, k) / math.comb(n, k)
+        sigma = math.sqrt(mean * (1 - mean))
+        if sigma == 0:
+            continue
+        wrong = (1 - mean - math.comb(neg - 1, k - 1) / math.comb(n - 1, k - 1)) / sigma if neg else 0.0
+        out[row] = torch.where(r[row] > 0, r.new_tensor((1 - mean) / sigma), r.new_tensor(wrong))
+    return out
+
+
+def _passk(r: Any, g: Group | None = None) -> Any:
+    # With k = G a group holding any correct sample has pass@k exactly 1: no signal, hence G // 2.
+    return pass_at_k_advantage(r, max(1, min(PASSK_K, r.shape[1] // 2)))
+
+
+def pkpo_rewards(r: Any, k: int) -> Any:
+    """PKPO's transformed rewards for 0/1 rewards (Walder & Karkhanis 2025, arXiv 2505.15201, binary
+    case): with n samples, c correct and rho(n, c, k) = 1 - C(n - c, k) / C(n, k) the unbiased pass@k,
+
+        r~_i = k/n if sample i is correct,   r~_i = (k/n) rho(n - 1, c, k - 1) if it is wrong,
+
+    so sum_i r~_i grad log p(x_i) is unbiased for grad pass@k, and (1/k) sum_i r~_i = rho(n, c, k)."""
+    import torch
+
+    n = r.shape[1]
+    out = torch.zeros_like(r)
+    for row in range(r.shape[0]):
+        c = int((r[row] > 0).sum())
+        rho = 1 - math.comb(n - 1 - c, k - 1) / math.comb(n - 1, k - 1)  # rho(n - 1, c, k - 1)
+        out[row] = torch.where(r[row] > 0, r.new_tensor(k / n), r.new_tensor(k / n * rho))
+    return out
+
+
+def _pkpo(r: Any, g: Group | None = None) -> Any:
+    """PKPO with k annealed: k falls linearly from G/2 at the start to 1 at the end of training
+    (the paper anneals k from high to low; the linear schedule is our choice), then the group mean
+    is subtracted (a baseline of our choosing; the paper also offers leave-one-out ones)."""
+    n = r.shape[1]
+    progress = g.progress if g is not None else 0.0
+    k = max(1, round(n / 2 + (1 - n / 2) * progress))
+    t = pkpo_rewards(r, k)
+    return t - t.mean(1, keepdim=True)
+
+
+def _w_reinforce(r: Any, g: Group | None = None) -> Any:
+    """W-REINFORCE (Zhu et al. 2025, "The Surprising Effectiveness of Negative Reinforcement",
+    arXiv 2506.01347): A = lambda on correct samples (lambda = 0.1), -1 on wrong ones; no baseline."""
+    return (r > 0).float() * (W_LAMBDA + 1) - 1
+
+
+def _unlikely(r: Any, g: Group | None = None) -> Any:
+    """Unlikeliness reward (He et al. 2025, arXiv 2506.02355): a correct sample's reward becomes
+    1 - beta_rank (G - rank) / G with beta_rank = 0.25, rank = its place among the group's correct
+    samples by log-probability under the old policy, most likely first (rank 0: reward 1 - beta_rank);
+    then GRPO's normalisation. Ties keep the sample order."""
+    if g is None or g.logp is None:
+        raise ValueError("unlikely needs each sample's log-probability under the old policy")
+    n = r.shape[1]
+    shaped = r.clone()
+    for row in range(r.shape[0]):
+        correct = [j for j in range(n) if r[row, j] > 0]
+        order = sorted(correct, key=lambda j: -float(g.logp[row, j]))
+        for rank, j in enumerate(order):
+            shaped[row, j] = 1 - UNLIKELY_BETA * (n - rank) / n
+    return _grpo(shaped)
+
+
+def _answer_bonus(r: Any, g: Group | None = None) -> Any:
+    """Outcome-based exploration, the batch form (Song, Kempe & Munos 2025, arXiv 2509.06941):
+    r~_i = r_i - c m_i / G with m_i the number of the group's samples (i included) whose final answer
+    equals sample i's and c = 0.5, then GRPO's normalisation: a rarer answer earns more. Samples with no
+    answer count as one shared answer. (The paper's historical UCB bonus over training is not here.)"""
+    if g is None or g.answers is None:
+        raise ValueError("answer_bonus needs each sample's final answer")
+    n = r.shape[1]
+    shaped = r.clone()
+    for row, answers in enumerate(g.answers):
+        for j, a in enumerate(answers):
+            shaped[row, j] = r[row, j] - ANSWER_C * answers.count(a) / n
+    return _grpo(shaped)
 
 
 @dataclass(frozen=True)
 class Algo:
-    advantage: Callable[[Any], Any]
+    advantage: Callable[..., Any] | None  # (rewards [P x G], Group) -> [P x G]; None: PPO's critic
     clip_low: float = 0.2
     clip_high: float = 0.2
     token_mean: bool = False  # average the loss over tokens (else per sequence, then over sequences)
@@ -74,12 +208,39 @@ ALGOS: dict[str, Algo] = {
     "reinforce_pp": Algo(_reinforce_pp, token_mean=True),
     "dapo": Algo(_grpo, clip_high=0.28, token_mean=True, drop_flat_groups=True),
     "prorl": Algo(_grpo, clip_high=0.4, token_mean=True, drop_flat_groups=True, reset_every=50),
+    "ppo": Algo(None, token_mean=True),
+    "passk": Algo(_passk),
+    "pkpo": Algo(_pkpo),
+    "w_reinforce": Algo(_w_reinforce),
+    "unlikely": Algo(_unlikely),
+    "answer_bonus": Algo(_answer_bonus),
 }
 
 
-def advantages(algo: str, rewards: Any) -> Any:
-    """The algorithm's advantage for rewards [P x G] (a torch tensor)."""
-    return ALGOS[algo].advantage(rewards)
+def advantages(algo: str, rewards: Any, group: Group | None = None) -> Any:
+    """The algorithm's advantage for rewards [P x G] (a torch tensor); not for ppo (per token)."""
+    fn = ALGOS[algo].advantage
+    if fn is None:
+        raise ValueError(f"{algo} learns its advantage per token (gae), not per group")
+    return fn(rewards, group)
+
+
+def gae(rewards: Any, values: Any, mask: Any, gamma: float = GAMMA, lam: float = LAMBDA) -> Any:
+    """Generalised advantage estimation (Schulman et al. 2016) over [N x T] tokens, `mask` 1 on a
+    prefix of each row: A_t = delta_t + gamma lam A_{t+1}, delta_t = r_t + gamma V_{t+1} - V_t, and
+    V = A = 0 past the end of the row."""
+    import torch
+
+    adv = torch.zeros_like(values)
+    running = torch.zeros_like(values[:, 0])
+    next_value = torch.zeros_like(values[:, 0])
+    for t in reversed(range(values.shape[1])):
+        m = mask[:, t]
+        delta = rewards[:, t] + gamma * next_value - values[:, t]
+        running = (delta + gamma * lam * running) * m
+        adv[:, t] = running
+        next_value = values[:, t] * m
+    return adv
 
 
 def kl_k3(logp: Any, ref: Any) -> Any:
@@ -111,15 +272,40 @@ class RLConfig:
         return ALGOS[self.algo].reset_every if self.reset_every is None else self.reset_every
 
 
-def _sequence_logprobs(model: Any, ids: Any, mask: Any, start: int) -> Any:
-    """log pi(token) for every generated position: [N x (T - start)]."""
+def _sequence_logprobs(model: Any, ids: Any, mask: Any, start: int, hidden: bool = False) -> Any:
+    """log pi(token) for every generated position: [N x (T - start)]; with `hidden`, also the last
+    hidden state that predicted each of those tokens ([N x (T - start) x H], for PPO's value head)."""
     import torch
 
     positions = (mask.cumsum(1) - 1).clamp(min=0)  # as generate() numbers left-padded rows
-    logits = (
-        model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, start - 1 : -1].float()
-    )
-    return torch.log_softmax(logits, dim=-1).gather(-1, ids[:, start:].unsqueeze(-1)).squeeze(-1)
+    output = model(input_ids=ids, attention_mask=mask, position_ids=positions, output_hidden_states=hidden)
+    logits = output.logits[:, start - 1 : -1].float()
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, start:].unsqueeze(-1)).squeeze(-1)
+    return (logp, output.hidden_states[-1][:, start - 1 : -1]) if hidden else logp
+
+
+def _value_loss(values: Any, old: Any, returns: Any, mask: Any) -> Any:
+    """PPO's clipped value loss, averaged over the masked tokens."""
+    import torch
+
+    clipped = old + torch.clamp(values - old, -VALUE_CLIP, VALUE_CLIP)
+    worst = torch.maximum((values - returns) ** 2, (clipped - returns) ** 2)
+    return 0.5 * (worst * mask).sum() / mask.sum().clamp(min=1)
+
+
+def _ppo_targets(rewards: Any, values: Any, mask: Any) -> tuple[Any, Any]:
+    """Per-token advantages (GAE, whitened over the batch's tokens) and returns for N sequences whose
+    0/1 reward `rewards` [N] arrives on each row's last generated token."""
+    import torch
+
+    last = (mask.sum(1).long() - 1).clamp(min=0)
+    token_rewards = torch.zeros_like(values)
+    token_rewards[torch.arange(len(last)), last] = rewards
+    adv = gae(token_rewards, values, mask)
+    returns = adv + values
+    valid = mask > 0
+    mean, std = adv[valid].mean(), adv[valid].std()
+    return ((adv - mean) / (std + 1e-8)) * mask, returns
 
 
 def rl_train(
@@ -142,7 +328,20 @@ def rl_train(
     algo = ALGOS[config.algo]
     reset_every = config.resets()
     verifier = get_verifier(tasks[0].verifier or "arith")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
+    # PPO's value head: a linear layer on the (detached) last hidden state, trained beside the policy
+    # and discarded at the end. Zero-initialised: V = 0 at the start, so GAE starts from the rewards.
+    head = torch.nn.Linear(model.config.hidden_size, 1) if algo.advantage is None else None
+    if head is not None:
+        torch.nn.init.zeros_(head.weight)
+        torch.nn.init.zeros_(head.bias)
+
+    def fresh_optimizer() -> Any:
+        groups = [{"params": list(model.parameters()), "lr": config.lr}]
+        if head is not None:
+            groups.append({"params": list(head.parameters()), "lr": VALUE_LR})
+        return torch.optim.AdamW(groups, lr=config.lr, weight_decay=0.0)
+
+    optimizer = fresh_optimizer()
     generator = torch.Generator().manual_seed(config.seed)
     history = []
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
@@ -150,7 +349,7 @@ def rl_train(
         if reset_every and step > 0 and step % reset_every == 0:
             # ProRL's hard reset: the reference becomes the current policy, the optimizer starts afresh.
             reference = copy.deepcopy(model).eval()
-            optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
+            optimizer = fresh_optimizer()
         picks = torch.randint(len(tasks), (config.prompts_per_step,), generator=generator).tolist()
         batch = [tasks[i] for i in picks]
         # Prompts of one length per step keep the batch unpadded (the lab's prompts vary by a char or two).
@@ -178,28 +377,39 @@ def rl_train(
         texts = [tokenizer.decode(row, skip_special_tokens=True) for row in new]
         items = [GradeItem(t.task_id, text, t.reference) for t, text in zip(
             [b for b in batch for _ in range(config.group)], texts, strict=True)]  # fmt: skip
-        rewards = torch.tensor([float(v.correct) for v in verifier.grade(items)]).view(
-            len(batch), config.group
-        )
-        adv = algo.advantage(rewards)
-        keep = torch.ones(len(batch), dtype=torch.bool)
-        if algo.drop_flat_groups:
-            keep = rewards.std(1) > 0
-        weights = (keep.float().unsqueeze(1) * torch.ones_like(rewards)).view(-1)
-        adv = adv.view(-1, 1)
+        verdicts = verifier.grade(items)
+        rewards = torch.tensor([float(v.correct) for v in verdicts]).view(len(batch), config.group)
         full_mask = torch.cat([mask, gen_mask.long()], dim=1)
         with torch.no_grad():
-            old = _sequence_logprobs(model, out, full_mask, width)
+            old = _sequence_logprobs(model, out, full_mask, width, hidden=head is not None)
+            if head is not None:
+                old, states = old
+                old_values = head(states).squeeze(-1) * gen_mask
+                adv, returns = _ppo_targets(rewards.view(-1), old_values, gen_mask)
             ref = _sequence_logprobs(reference, out, full_mask, width) if config.beta > 0 else None
             # KL(pi || pi_ref) per generated token before this step's updates (0 right after a reset).
             kl_value = math.nan  # no reference without a KL term (beta 0)
             if ref is not None:
                 kl_value = float((kl_k3(old, ref) * gen_mask).sum() / gen_mask.sum().clamp(min=1))
+        if algo.advantage is not None:
+            group = Group(
+                logp=(old * gen_mask).sum(1).view(len(batch), config.group),
+                answers=[[v.answer for v in verdicts[i : i + config.group]]
+                         for i in range(0, len(verdicts), config.group)],
+                progress=step / config.steps,
+            )  # fmt: skip
+            adv = algo.advantage(rewards, group).view(-1, 1)
+        keep = torch.ones(len(batch), dtype=torch.bool)
+        if algo.drop_flat_groups:
+            keep = rewards.std(1) > 0
+        weights = (keep.float().unsqueeze(1) * torch.ones_like(rewards)).view(-1)
         model.train()
         loss_value = 0.0
         if weights.sum() > 0:
             for _ in range(config.epochs):
-                logp = _sequence_logprobs(model, out, full_mask, width)
+                logp = _sequence_logprobs(model, out, full_mask, width, hidden=head is not None)
+                if head is not None:
+                    logp, states = logp
                 ratio = torch.exp(logp - old)
                 clipped = torch.clamp(ratio, 1 - algo.clip_low, 1 + algo.clip_high)
                 per_token = -torch.minimum(ratio * adv, clipped * adv)
@@ -211,6 +421,9 @@ def rl_train(
                 else:
                     per_seq = (per_token * m).sum(1) / gen_mask.sum(1).clamp(min=1)
                     loss = per_seq.sum() / weights.sum().clamp(min=1)
+                if head is not None:  # the head sees detached states: this term trains the head alone
+                    values = head(states.detach()).squeeze(-1)
+                    loss = loss + _value_loss(values, old_values, returns, gen_mask)
                 optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

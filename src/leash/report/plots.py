@@ -20,6 +20,7 @@ __all__ = [
     "reliability_figure",
     "save",
     "series_figure",
+    "sweep_figure",
 ]
 
 COLORS = ["#1f4e79", "#c0392b", "#27ae60", "#8e44ad", "#d35400", "#16a085"]
@@ -269,6 +270,39 @@ def series_figure(results: list[tuple[str, dict[str, Any]]]) -> Any:
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def sweep_figure(
+    ks: list[int], base: list[float | None], curves: dict[str, dict[str, list[float | None]]]
+) -> Any:
+    """`leash lab sweep`: the base's pass@k and every algorithm's mean pass@k across seeds against k
+    (log2 axis), each with a band from its lowest to its highest seed."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+
+    def defined(values: list[float | None]) -> tuple[list[int], list[float]]:
+        pts = [(k, v) for k, v in zip(ks, values, strict=True) if v is not None]
+        return [k for k, _ in pts], [v for _, v in pts]
+
+    xs, ys = defined(base)
+    ax.plot(xs, ys, color="black", linestyle="--", marker="o", markersize=3, label="base")
+    for i, (name, curve) in enumerate(curves.items()):
+        color = COLORS[(i + 1) % len(COLORS)] if i + 1 < len(COLORS) else f"C{i}"
+        xs, ys = defined(curve["mean"])
+        ax.plot(xs, ys, color=color, marker="o", markersize=3, label=name)
+        _, lo = defined(curve["min"])
+        _, hi = defined(curve["max"])
+        if len(xs) > 1 and len(lo) == len(xs) == len(hi):
+            ax.fill_between(xs, lo, hi, color=color, alpha=0.12, linewidth=0)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("k (samples)")
+    ax.set_ylabel("pass@k")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title("pass@k per algorithm: mean over seeds, band = lowest to highest seed", fontsize=9)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
 
