@@ -49,7 +49,7 @@ browser:
 test:
 	$(MAKE) --no-print-directory -j3 install vllm-env browser
 	$(MAKE) --no-print-directory lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 	$(MAKE) --no-print-directory test-vllm
 
 bench: $(STAMP)
