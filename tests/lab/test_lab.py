@@ -120,6 +120,18 @@ def test_sft_self_distill_and_cli(base, tmp_path):
     assert proc.returncode == 2 and "unknown --algo 'trpo'" in proc.stderr
 
 
+@pytest.mark.parametrize("option", [["--group", "1"], ["--prompts", "0"], ["--steps", "0"]])
+def test_rl_refuses_a_group_prompts_or_steps_it_cannot_learn_from(base, tmp_path, option):
+    from typer.testing import CliRunner
+
+    from leash.cli import app
+
+    out = tmp_path / "tuned"
+    proc = CliRunner().invoke(app, ["lab", "rl", str(base), "--out", str(out), *option])
+    assert proc.exit_code == 2 and "need a group of >= 2 samples" in proc.output, proc.output
+    assert "Traceback" not in proc.output and not out.exists()
+
+
 @pytest.mark.parametrize(("algo", "reset_every", "zero_at"), [("prorl", 2, [0, 2]), ("grpo", None, [0])])
 def test_the_reference_is_reset_every_r_steps(base, algo, reset_every, zero_at):
     """KL to the reference, measured before each step's update, is 0 exactly at the start and right

@@ -89,6 +89,12 @@ def rl(
     N steps a checkpoint goes to OUT/step-NNNNNN (step 0, the start model, included)."""
     if config.algo not in ALGOS:
         raise LeashError(f"unknown --algo {config.algo!r}; choose one of: {', '.join(sorted(ALGOS))}")
+    if config.group < 2 or config.prompts_per_step < 1 or config.steps < 1:
+        # A group of one has no baseline to compare with: every group advantage would be 0.
+        raise LeashError(
+            f"--group {config.group} --prompts {config.prompts_per_step} --steps {config.steps}: "
+            "need a group of >= 2 samples, >= 1 prompt and >= 1 step"
+        )
     for name, value in (("--save-every", config.save_every), ("--reset-every", config.reset_every)):
         if value is not None and value < 0:
             raise LeashError(f"{name} {value}: must be >= 0 (0: never)")
