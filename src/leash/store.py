@@ -519,7 +519,8 @@ class Run:
         con = duckdb.connect()
         rows = con.sql(
             "select task_id, sample_idx, count(*) as n "
-            "from read_parquet($files) group by task_id, sample_idx having count(*) > 1 limit 1",
+            "from read_parquet($files) group by task_id, sample_idx having count(*) > 1 "
+            "order by task_id, sample_idx limit 1",  # the first duplicate, the same on every run
             params={"files": [str(f) for f in files]},
         ).fetchall()
         if rows:
