@@ -15,7 +15,6 @@ Conventions:
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from numpy.typing import NDArray
 
 from leash.compare.load import RunGrades, choose_grader, graded_task_ids, load_run_grades
 from leash.compare.luck import DEFAULT_MAX_ANSWERS, LuckArrays, luck_arrays, luck_block
-from leash.compare.markdown import render_markdown
+from leash.compare.markdown import render_markdown, write_json_and_markdown
 from leash.compare.reliability import Reliability, reliability_arrays, reliability_block, who_gains
 from leash.compare.scores import entropy_table, perplexity_blocks
 from leash.errors import LeashError
@@ -442,16 +441,4 @@ def compare_runs(
 
 def write_comparison(result: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
     """Write compare.json and compare.md into out_dir; returns both paths."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise LeashError(f"--out {out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out / "compare.json", out / "compare.md"
-    for path, text in (
-        (json_path, json.dumps(result, indent=1) + "\n"),
-        (md_path, render_markdown(result)),
-    ):
-        tmp = path.with_name(f".{path.name}.partial")
-        tmp.write_text(text)
-        tmp.replace(path)
-    return json_path, md_path
+    return write_json_and_markdown(result, render_markdown(result), out_dir, "compare")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+
+from leash.errors import LeashError
 
 __all__ = [
     "base_label",
@@ -12,6 +16,7 @@ __all__ = [
     "render_markdown",
     "short_name",
     "shrinkage_problems",
+    "write_json_and_markdown",
 ]
 
 
@@ -331,3 +336,19 @@ def _who_gains(result: dict[str, Any]) -> list[str]:
         + ". ρ > 0: the gains go to problems the base already solves often.",
         "",
     ]
+
+
+def write_json_and_markdown(
+    result: dict[str, Any], markdown: str, out_dir: str | Path, stem: str
+) -> tuple[Path, Path]:
+    """Write out_dir/<stem>.json and out_dir/<stem>.md, each under a temporary name renamed into place."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise LeashError(f"--out {out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out / f"{stem}.json", out / f"{stem}.md"
+    for path, text in ((json_path, json.dumps(result, indent=1) + "\n"), (md_path, markdown)):
+        tmp = path.with_name(f".{path.name}.partial")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return json_path, md_path

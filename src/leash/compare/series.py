@@ -16,7 +16,6 @@ nothing), NDR 0, NSCR 0.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from leash.compare.load import RunGrades, choose_grader, graded_task_ids, load_run_grades
-from leash.compare.markdown import fmt, short_name
+from leash.compare.markdown import fmt, short_name, write_json_and_markdown
 from leash.errors import LeashError
 from leash.metrics import Regions, answer_entropy, cover_at_tau, pass_at_k, support_regions
 from leash.store import open_run
@@ -184,16 +183,4 @@ def render_series_markdown(result: dict[str, Any]) -> str:
 
 def write_series(result: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
     """Write series.json and series.md into out_dir; returns both paths."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise LeashError(f"--out {out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out / "series.json", out / "series.md"
-    for path, text in (
-        (json_path, json.dumps(result, indent=1) + "\n"),
-        (md_path, render_series_markdown(result)),
-    ):
-        tmp = path.with_name(f".{path.name}.partial")
-        tmp.write_text(text)
-        tmp.replace(path)
-    return json_path, md_path
+    return write_json_and_markdown(result, render_series_markdown(result), out_dir, "series")
