@@ -25,11 +25,15 @@ with rho = pi(token) / pi_old(token) and the k3 estimator of the KL to the base.
 | unlikely     | GRPO on rewards lowered for *likely* correct ones  | 0.2, 0.2         | sequence mean |
 | answer_bonus | GRPO on rewards minus c * (share of the group      | 0.2, 0.2         | sequence mean |
 |              | that gave the same final answer)                   |                  |               |
+| answer_ucb   | GRPO plus c * (min(1, 1/sqrt(N)) - 1/2), N = times | 0.2, 0.2         | sequence mean |
+|              | the task's answer was seen in earlier steps        |                  |               |
 
-The last five are the "exploration-preserving" variants; each function's docstring gives its
+The last six are the "exploration-preserving" variants; each function's docstring gives its
 formula, its source and what was chosen where the paper leaves a detail open. They read more
-than the rewards: a `Group` carries each sample's log-probability under the old policy, its
-canonical final answer (the verifier's `Verdict.answer`) and the share of training done.
+than the rewards: a `Group` carries each sample's log-probability under the old policy and its
+length in tokens, its canonical final answer (the verifier's `Verdict.answer`), how often that
+answer was seen for the same task in earlier steps (`rl_train` keeps the tally) and the share
+of training done.
 
 ProRL (Liu et al. 2025, "ProRL: Prolonged Reinforcement Learning Expands Reasoning
 Boundaries", arXiv 2505.24864): GRPO with DAPO's decoupled clip and dynamic sampling, a
@@ -56,6 +60,7 @@ per-token KL penalty into the reward instead).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -64,14 +69,15 @@ from leash.grading import GradeItem, get_verifier
 from leash.tasks import Task
 
 __all__ = ["ALGOS", "Group", "RLConfig", "advantages", "gae", "kl_k3", "pass_at_k_advantage",
-           "pkpo_rewards", "rl_train"]  # fmt: skip
+           "pkpo_rewards", "rl_train", "tally_answers"]  # fmt: skip
 
 EPS = 1e-4
 GAMMA, LAMBDA, VALUE_CLIP, VALUE_LR = 1.0, 0.95, 0.2, 3e-3  # PPO's critic
 PASSK_K = 4  # Pass@k Training's k (the paper's main setting); at most half the group (k = G: no signal)
 W_LAMBDA = 0.1  # W-REINFORCE's weight on correct samples
-UNLIKELY_BETA = 0.25  # the unlikeliness reward's beta_rank
+UNLIKELY_BETA = 0.25  # the unlikeliness reward's beta_rank (rank_penalty in the authors' run script)
 ANSWER_C = 0.5  # the answer bonus's weight (< 1: a correct sample always outranks a wrong one)
+UCB_C, UCB_B0 = 0.5, 0.5  # historical exploration's weight c (ours) and constant baseline b0 (UCB-Con)
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,9 @@ class Group:
     """What an advantage may read besides the rewards r [P x G]."""
 
     logp: Any = None  # [P x G] log pi_old(sample): the sum of its token log-probabilities
+    tokens: Any = None  # [P x G] generated tokens per sample (its EOS included)
     answers: list[list[str | None]] | None = None  # [P][G] canonical final answers (None: none found)
+    seen: list[list[int]] | None = None  # [P][G] times the sample's (task, answer) came up in earlier steps
     progress: float = 0.0  # share of training done before this step: step / steps, in [0, 1)
 
 
@@ -161,19 +169,23 @@ def _w_reinforce(r: Any, g: Group | None = None) -> Any:
 
 
 def _unlikely(r: Any, g: Group | None = None) -> Any:
-    """Unlikeliness reward (He et al. 2025, arXiv 2506.02355): a correct sample's reward becomes
-    1 - beta_rank (G - rank) / G with beta_rank = 0.25, rank = its place among the group's correct
-    samples by log-probability under the old policy, most likely first (rank 0: reward 1 - beta_rank);
-    then GRPO's normalisation. Ties keep the sample order."""
-    if g is None or g.logp is None:
-        raise ValueError("unlikely needs each sample's log-probability under the old policy")
+    """Unlikeliness reward (He, Fried & Welleck 2025, arXiv 2506.02355): sort the whole group (wrong
+    samples included) by likelihood under the old policy, rank 0 = least likely, G - 1 = most likely;
+    then r~_i = r_i (1 - beta_rank rank_i / G) with beta_rank = 0.25, and GRPO's normalisation. A wrong
+    sample keeps 0; the least likely correct one keeps 1. This follows the authors' released code
+    (github.com/AndreHe02/rewarding-unlikely-release, `_compute_advantages` and `rank_penalty=0.25`
+    in examples/lean/grpo.sh): the likelihood there is the *mean* token log-probability of the
+    sample, so we rank by logp / tokens. The paper's own text could not be read here. Ties keep the
+    sample order (the earlier sample counts as the less likely)."""
+    if g is None or g.logp is None or g.tokens is None:
+        raise ValueError("unlikely needs each sample's log-probability under the old policy and its length")
     n = r.shape[1]
+    mean_logp = g.logp / g.tokens.clamp(min=1)  # [P x G]
     shaped = r.clone()
     for row in range(r.shape[0]):
-        correct = [j for j in range(n) if r[row, j] > 0]
-        order = sorted(correct, key=lambda j: -float(g.logp[row, j]))
+        order = sorted(range(n), key=lambda j: float(mean_logp[row, j]))  # stable: ties keep sample order
         for rank, j in enumerate(order):
-            shaped[row, j] = 1 - UNLIKELY_BETA * (n - rank) / n
+            shaped[row, j] = r[row, j] * (1 - UNLIKELY_BETA * rank / n)
     return _grpo(shaped)
 
 
@@ -181,7 +193,7 @@ def _answer_bonus(r: Any, g: Group | None = None) -> Any:
     """Outcome-based exploration, the batch form (Song, Kempe & Munos 2025, arXiv 2509.06941):
     r~_i = r_i - c m_i / G with m_i the number of the group's samples (i included) whose final answer
     equals sample i's and c = 0.5, then GRPO's normalisation: a rarer answer earns more. Samples with no
-    answer count as one shared answer. (The paper's historical UCB bonus over training is not here.)"""
+    answer count as one shared answer. (The historical form over training is `answer_ucb`.)"""
     if g is None or g.answers is None:
         raise ValueError("answer_bonus needs each sample's final answer")
     n = r.shape[1]
@@ -190,6 +202,39 @@ def _answer_bonus(r: Any, g: Group | None = None) -> Any:
         for j, a in enumerate(answers):
             shaped[row, j] = r[row, j] - ANSWER_C * answers.count(a) / n
     return _grpo(shaped)
+
+
+def _answer_ucb(r: Any, g: Group | None = None) -> Any:
+    """Outcome-based exploration, the historical form with a constant baseline ("UCB-Con"; Song, Kempe
+    & Munos 2025, arXiv 2509.06941): with N_i the number of times sample i's final answer came up for
+    the same task in earlier steps,
+
+        A_i = GRPO(r)_i + c (b(N_i) - b0),   b(N) = min(1, 1 / sqrt(N)),   b0 = 0.5,  c = 0.5
+
+    so an answer never seen (N = 0) or seen up to 4 times gets a bonus >= 0 and one seen more often a
+    penalty. b, b0 = 0.5 and the bonus added to the normalised advantage (so a group whose rewards
+    are all equal still learns from it) are as a third-party summary of the paper's v1 gives its
+    objective; the paper's text itself could not be read here. Ours, where that summary is silent:
+    c = 0.5 (the paper's value was not found), N counts earlier steps only (samples of this step do
+    not count against each other; that is the batch form, `answer_bonus`), every sample gets the
+    bonus whether right or wrong, and "no answer" is one more outcome, counted like the others."""
+    import torch
+
+    if g is None or g.seen is None:
+        raise ValueError("answer_ucb needs how often each sample's answer was seen before")
+    n = torch.tensor(g.seen, dtype=r.dtype)  # [P x G]
+    bonus = torch.clamp(n, min=1).rsqrt()  # N = 0 and N = 1 both give 1
+    return _grpo(r) + UCB_C * (bonus - UCB_B0)
+
+
+def tally_answers(
+    history: Counter[tuple[str, str | None]], task_ids: list[str], answers: list[list[str | None]]
+) -> list[list[int]]:
+    """For prompts `task_ids` [P] and their samples' answers [P][G]: how often each (task, answer) is
+    in `history` (the earlier steps), [P][G]; then adds this step's answers to `history`."""
+    seen = [[history[(task, a)] for a in row] for task, row in zip(task_ids, answers, strict=True)]
+    history.update((task, a) for task, row in zip(task_ids, answers, strict=True) for a in row)
+    return seen
 
 
 @dataclass(frozen=True)
@@ -214,6 +259,7 @@ ALGOS: dict[str, Algo] = {
     "w_reinforce": Algo(_w_reinforce),
     "unlikely": Algo(_unlikely),
     "answer_bonus": Algo(_answer_bonus),
+    "answer_ucb": Algo(_answer_ucb),
 }
 
 
@@ -318,7 +364,8 @@ def rl_train(
 ) -> list[dict[str, float]]:
     """Tune `model` in place; returns per step the mean reward, the loss and the KL to the reference
     (before the step's first update). With `config.save_every` N, `checkpoint(s)` runs after step s
-    for s = N, 2N, ... (s counts finished steps)."""
+    for s = N, 2N, ... (s counts finished steps). A tally of every (task id, final answer) sampled so
+    far lives for the length of the call (`Group.seen`, read by answer_ucb); nothing outlives it."""
     import copy
 
     import torch
@@ -344,6 +391,7 @@ def rl_train(
     optimizer = fresh_optimizer()
     generator = torch.Generator().manual_seed(config.seed)
     history = []
+    answer_history: Counter[tuple[str, str | None]] = Counter()  # (task id, answer) -> samples so far
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     for step in range(config.steps):
         if reset_every and step > 0 and step % reset_every == 0:
@@ -392,12 +440,15 @@ def rl_train(
             if ref is not None:
                 kl_value = float((kl_k3(old, ref) * gen_mask).sum() / gen_mask.sum().clamp(min=1))
         if algo.advantage is not None:
+            answers = [[v.answer for v in verdicts[i : i + config.group]]
+                       for i in range(0, len(verdicts), config.group)]  # fmt: skip
             group = Group(
                 logp=(old * gen_mask).sum(1).view(len(batch), config.group),
-                answers=[[v.answer for v in verdicts[i : i + config.group]]
-                         for i in range(0, len(verdicts), config.group)],
+                tokens=gen_mask.sum(1).view(len(batch), config.group),
+                answers=answers,
+                seen=tally_answers(answer_history, [t.task_id for t in batch], answers),
                 progress=step / config.steps,
-            )  # fmt: skip
+            )
             adv = algo.advantage(rewards, group).view(-1, 1)
         keep = torch.ones(len(batch), dtype=torch.bool)
         if algo.drop_flat_groups:
