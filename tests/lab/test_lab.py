@@ -79,7 +79,8 @@ def test_checkpoints_load_like_hub_models(base):
     assert sum(p.numel() for p in model.parameters()) > 100_000
 
 
-VARIANTS = ["passk", "pkpo", "w_reinforce", "unlikely", "answer_bonus"]  # advantages: test_rl_variants.py
+# Their advantages are checked in test_rl_variants.py.
+VARIANTS = ["passk", "pkpo", "w_reinforce", "unlikely", "answer_bonus", "answer_ucb"]
 
 
 @pytest.mark.parametrize("algo", sorted(set(ALGOS) - set(VARIANTS)))
