@@ -4,8 +4,8 @@
                (frequent and rare) and failed attempts
     rl         RLVR from a checkpoint: grpo | rloo | reinforce_pp | dapo | prorl | ppo, or an
                exploration variant (passk | pkpo | w_reinforce | unlikely | answer_bonus |
-               answer_ucb); with
-               save_every N also OUT/step-000000 (the start model), OUT/step-0000N0, ...
+               answer_ucb); with save_every N also OUT/step-000000 (the start model),
+               OUT/step-0000N0, ...
     sft_self   SFT on the model's own correct samples (Yue et al.'s comparison)
     distill    a student trained on a stronger teacher's correct samples
 
