@@ -180,7 +180,8 @@ def test_score_says_why_its_token_count_is_below_samples(tmp_path):
 # --- help ------------------------------------------------------------------------------------
 
 COMMANDS = [[], ["tasks"], ["sample"], ["grade"], ["score"], ["import"], ["compare"], ["report"], ["demo"],
-            ["doctor"], ["traces", "import"], ["lab", "pretrain"], ["lab", "rl"]]  # fmt: skip
+            ["doctor"], ["traces", "import"], ["lab", "pretrain"], ["lab", "rl"],
+            ["lab", "distill"], ["lab", "sweep"]]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "leash")

@@ -133,6 +133,96 @@ def test_rl_refuses_a_group_prompts_or_steps_it_cannot_learn_from(base, tmp_path
     assert "Traceback" not in proc.output and not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("flags", "lr", "beta"),
+    [
+        ([], 3e-4, 0.05),
+        (["--preset", "papers"], 1e-4, 0.2),
+        (["--preset", "papers", "--beta", "0.3"], 1e-4, 0.3),
+    ],
+)
+def test_rl_preset_sets_lr_and_beta_and_a_flag_overrides_it(base, tmp_path, flags, lr, beta):
+    from typer.testing import CliRunner
+
+    from leash.cli import app
+
+    out = tmp_path / "tuned"
+    args = [
+        "lab",
+        "rl",
+        str(base),
+        "--out",
+        str(out),
+        "--steps",
+        "1",
+        "--prompts",
+        "2",
+        "--group",
+        "2",
+        *flags,
+    ]
+    proc = CliRunner().invoke(app, args)
+    assert proc.exit_code == 0, proc.output
+    record = json.loads((out / "lab.json").read_text())
+    assert (record["lr"], record["beta"]) == (lr, beta)
+
+
+def test_an_unknown_preset_is_one_line(base, tmp_path):
+    from typer.testing import CliRunner
+
+    from leash.cli import app
+
+    out = tmp_path / "tuned"
+    proc = CliRunner().invoke(app, ["lab", "rl", str(base), "--out", str(out), "--preset", "gentle"])
+    assert proc.exit_code == 2 and "--preset 'gentle': choose one of: fast, papers" in proc.output
+    assert "Traceback" not in proc.output and not out.exists()
+
+
+def test_pretrain_builds_the_size_asked_for(tmp_path):
+    record = pretrain(tmp_path / "wide", problems=50, steps=2, hidden=64, layers=2, correct_share=1.0)
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "wide")
+    assert (model.config.hidden_size, model.config.num_hidden_layers) == (64, 2)
+    assert record["parameters"] == sum(p.numel() for p in model.parameters())
+    assert json.loads((tmp_path / "wide" / "lab.json").read_text())["hidden"] == 64
+
+
+@pytest.mark.parametrize(
+    "option", [["--hidden", "130"], ["--layers", "0"], ["--correct-share", "0"], ["--correct-share", "1.5"]]
+)
+def test_pretrain_refuses_a_size_or_share_it_cannot_build(tmp_path, option):
+    from typer.testing import CliRunner
+
+    from leash.cli import app
+
+    out = tmp_path / "model"
+    proc = CliRunner().invoke(app, ["lab", "pretrain", "--out", str(out), "--steps", "1", *option])
+    assert proc.exit_code == 2 and "multiple of 4" in proc.output, proc.output
+    assert "Traceback" not in proc.output and not out.exists()
+
+
+def test_distill_refuses_zero_samples_per_task(base, tmp_path):
+    from typer.testing import CliRunner
+
+    from leash.cli import app
+
+    out = tmp_path / "student"
+    args = [
+        "lab",
+        "distill",
+        "--teacher",
+        str(base),
+        "--student",
+        str(base),
+        "--out",
+        str(out),
+        "--per-task",
+        "0",
+    ]
+    proc = CliRunner().invoke(app, args)
+    assert proc.exit_code == 2 and "--per-task 0" in proc.output, proc.output
+    assert "Traceback" not in proc.output and not out.exists()
+
+
 @pytest.mark.parametrize(("algo", "reset_every", "zero_at"), [("prorl", 2, [0, 2]), ("grpo", None, [0])])
 def test_the_reference_is_reset_every_r_steps(base, algo, reset_every, zero_at):
     """KL to the reference, measured before each step's update, is 0 exactly at the start and right

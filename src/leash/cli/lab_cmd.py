@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from leash.cli.errors import user_errors
-from leash.lab.rl import ALGOS, RLConfig
+from leash.lab.rl import ALGOS, PRESETS, RLConfig
 
 app = typer.Typer(
     help="Tiny models on a CPU: pretrain, RL-tune, SFT on own samples, distill, support over training, "
@@ -36,17 +36,26 @@ def pretrain_command(
     teacher: bool = typer.Option(
         False, "--teacher", help="Weight every solution mode equally (a stronger teacher)."
     ),
+    hidden: int = typer.Option(128, "--hidden", help="Model width (a multiple of 4; 128: 0.67M parameters)."),
+    layers: int = typer.Option(4, "--layers", help="Transformer layers."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train a tiny base model on correct solutions of every mode (frequent and rare) and failed attempts."""
     from leash.lab.commands import pretrain
 
-    _done(
-        pretrain(
-            out, problems=problems, steps=steps, correct_share=correct_share, teacher=teacher, seed=seed
-        ),
-        out,
-    )
+    record = pretrain(
+        out, problems=problems, steps=steps, correct_share=correct_share, teacher=teacher, hidden=hidden,
+        layers=layers, seed=seed,
+    )  # fmt: skip
+    _done(record, out)
+
+
+def _preset(name: str) -> dict[str, float]:
+    from leash.errors import LeashError
+
+    if name not in PRESETS:
+        raise LeashError(f"--preset {name!r}: choose one of: {', '.join(PRESETS)}")
+    return PRESETS[name]
 
 
 @app.command("rl")
@@ -59,8 +68,13 @@ def rl_command(
     steps: int = typer.Option(100, "--steps"),
     prompts: int = typer.Option(16, "--prompts", help="Prompts per step."),
     group: int = typer.Option(8, "--group", help="Samples per prompt."),
-    lr: float = typer.Option(3e-4, "--lr"),
-    beta: float = typer.Option(0.05, "--beta", help="KL coefficient to the reference (0: none, as DAPO)."),
+    preset: str = typer.Option(
+        "fast", "--preset", help="lr and KL weight: fast (3e-4, 0.05) or papers (1e-4, 0.2; docs/lab.md)."
+    ),
+    lr: float | None = typer.Option(None, "--lr", help="Learning rate (default: the preset's)."),
+    beta: float | None = typer.Option(
+        None, "--beta", help="KL coefficient to the reference (0: none, as DAPO; default: the preset's)."
+    ),
     reset_every: int | None = typer.Option(
         None,
         "--reset-every",
@@ -75,8 +89,10 @@ def rl_command(
     """RL with the verifier as reward: grpo, rloo, reinforce_pp, dapo, prorl, ppo or a variant (--algo)."""
     from leash.lab.commands import rl
 
+    chosen = _preset(preset)
     config = RLConfig(
-        algo=algo, steps=steps, prompts_per_step=prompts, group=group, lr=lr, beta=beta, seed=seed,
+        algo=algo, steps=steps, prompts_per_step=prompts, group=group, seed=seed,
+        lr=chosen["lr"] if lr is None else lr, beta=chosen["beta"] if beta is None else beta,
         reset_every=reset_every, save_every=save_every,
     )  # fmt: skip
     _done(rl(base, out, tasks=tasks, config=config), out)
@@ -143,6 +159,9 @@ def sweep_command(
     score: bool | None = typer.Option(
         None, "--score/--no-score", help="Token entropy: score each run under its own model (default: score)."
     ),
+    preset: str | None = typer.Option(
+        None, "--preset", help="RL lr and KL weight: fast (default: 3e-4, 0.05) or papers (1e-4, 0.2)."
+    ),
     quick: bool = typer.Option(
         False, "--quick", help="Toy size (grpo,ppo x seeds 0,1; 2 steps; 4 problems x 8): a smoke test."
     ),
@@ -156,7 +175,7 @@ def sweep_command(
         "algos": _names(algos, "--algos") if algos is not None else None,
         "seeds": _names(seeds, "--seeds", int) if seeds is not None else None,
         "rl_steps": steps, "prompts_per_step": prompts, "group": group, "problems": problems, "n": n,
-        "score": score,
+        "score": score, **(_preset(preset) if preset is not None else {}),
     }  # fmt: skip
     config = replace(
         QUICK_SWEEP if quick else SweepConfig(), **{k: v for k, v in changes.items() if v is not None}
@@ -190,9 +209,13 @@ def distill_command(
     student: Path = typer.Option(..., "--student", help="The model to train on the teacher's samples."),
     out: Path = typer.Option(..., "--out", "-o"),
     steps: int = typer.Option(300, "--steps"),
+    tasks: str = typer.Option(
+        "lab:arith?size=1000&seed=7", "--tasks", help="Training problems the teacher answers."
+    ),
+    per_task: int = typer.Option(8, "--per-task", help="Teacher samples per problem (correct ones kept)."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train the student on the teacher's correct samples."""
     from leash.lab.commands import distill
 
-    _done(distill(teacher, student, out, steps=steps, seed=seed), out)
+    _done(distill(teacher, student, out, tasks=tasks, per_task=per_task, steps=steps, seed=seed), out)

@@ -55,12 +55,20 @@ def pretrain(
     steps: int = 2000,
     correct_share: float = 0.35,
     teacher: bool = False,
+    hidden: int = 128,
+    layers: int = 4,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Train a tiny base model from scratch; `teacher=True` gives every mode equal weight."""
+    """Train a tiny Llama (`hidden` wide, `layers` deep) from scratch; `teacher=True` gives every
+    mode equal weight."""
+    if hidden < 4 or hidden % 4 or layers < 1 or not 0.0 < correct_share <= 1.0:
+        raise LeashError(
+            f"--hidden {hidden} --layers {layers} --correct-share {correct_share}: need a width that is a "
+            "multiple of 4 (the model has 4 heads), >= 1 layer and a share in (0, 1]"
+        )
     start = time.perf_counter()
     tokenizer = char_tokenizer()
-    model = tiny_llama(tokenizer, seed=seed)
+    model = tiny_llama(tokenizer, hidden=hidden, layers=layers, seed=seed)
     weights = TEACHER_WEIGHTS if teacher else None
     pairs = pretraining_corpus(problems, seed=seed + 1, correct_share=correct_share, mode_weights=weights)
     losses = train_lm(model, tokenizer, pairs, steps=steps, seed=seed)
@@ -70,6 +78,9 @@ def pretrain(
         "steps": steps,
         "correct_share": correct_share,
         "teacher": teacher,
+        "hidden": hidden,
+        "layers": layers,
+        "parameters": sum(p.numel() for p in model.parameters()),
         "seed": seed,
         "final_loss": losses[-1],
         "seconds": time.perf_counter() - start,
@@ -171,6 +182,8 @@ def _train_on_correct(
     seed: int,
 ) -> dict[str, Any]:
     """Fine-tune `student` on the correct samples `source` draws (itself for sft-self)."""
+    if per_task < 1 or steps < 1:
+        raise LeashError(f"--per-task {per_task} --steps {steps}: each must be >= 1")
     model, tokenizer = _load(source)
     pairs = _correct_samples(model, tokenizer, tasks, per_task, seed)
     if not pairs:

@@ -49,6 +49,7 @@ class SweepConfig:
     rl_steps: int = 150
     prompts_per_step: int = 16
     group: int = 8
+    lr: float = 3e-4  # the `fast` preset (leash.lab.rl.PRESETS)
     beta: float = 0.05  # KL to the base for every algorithm but dapo (0, by design), as in the study
     problems: int = 64  # held-out evaluation problems
     n: int = 1024  # samples per problem and model
@@ -206,7 +207,8 @@ def run_sweep(
                 start = time.perf_counter()
                 rl_config = RLConfig(
                     algo=algo, steps=config.rl_steps, prompts_per_step=config.prompts_per_step,
-                    group=config.group, beta=0.0 if algo == "dapo" else config.beta, seed=seed,
+                    group=config.group, lr=config.lr, beta=0.0 if algo == "dapo" else config.beta,
+                    seed=seed,
                 )  # fmt: skip
                 rl(base, model, config=rl_config)
                 seconds[f"rl {name}"] = round(time.perf_counter() - start, 1)
