@@ -147,20 +147,8 @@ def test_rl_preset_sets_lr_and_beta_and_a_flag_overrides_it(base, tmp_path, flag
     from leash.cli import app
 
     out = tmp_path / "tuned"
-    args = [
-        "lab",
-        "rl",
-        str(base),
-        "--out",
-        str(out),
-        "--steps",
-        "1",
-        "--prompts",
-        "2",
-        "--group",
-        "2",
-        *flags,
-    ]
+    one_tiny_step = ["--steps", "1", "--prompts", "2", "--group", "2"]
+    args = ["lab", "rl", str(base), "--out", str(out), *one_tiny_step, *flags]
     proc = CliRunner().invoke(app, args)
     assert proc.exit_code == 0, proc.output
     record = json.loads((out / "lab.json").read_text())
@@ -206,19 +194,8 @@ def test_distill_refuses_zero_samples_per_task(base, tmp_path):
     from leash.cli import app
 
     out = tmp_path / "student"
-    args = [
-        "lab",
-        "distill",
-        "--teacher",
-        str(base),
-        "--student",
-        str(base),
-        "--out",
-        str(out),
-        "--per-task",
-        "0",
-    ]
-    proc = CliRunner().invoke(app, args)
+    args = ["lab", "distill", "--teacher", str(base), "--student", str(base), "--out", str(out)]
+    proc = CliRunner().invoke(app, [*args, "--per-task", "0"])
     assert proc.exit_code == 2 and "--per-task 0" in proc.output, proc.output
     assert "Traceback" not in proc.output and not out.exists()
 
